@@ -1,0 +1,165 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/beevik/ntp"
+)
+
+const (
+	// ntpAttempts is how many queries are sent before concluding UDP 123
+	// is blocked: one lost datagram is not a block.
+	ntpAttempts = 3
+	// ntpMaxOffset is the clock offset beyond which this laptop's clock is
+	// called wrong.
+	ntpMaxOffset = 10 * time.Second
+)
+
+// checkNTP queries the NTP server like the device, retrying lost datagrams
+// within the check's deadline, and validates the answer before using it.
+func checkNTP(ctx context.Context, env *probeEnv) Result {
+	cfg := env.cfg
+	var r Result
+	host, port, err := splitHostPortDefault(cfg.NTPServer, ntpDefaultPort)
+	if err != nil {
+		r.Status, r.Reason = StatusError, "invalid ntp-server: "+err.Error()
+		r.Summary, r.Hint = r.Reason, "give the NTP server as host or host:port"
+		return r
+	}
+	ntpIP, ntpName := addressAndName(host)
+	rule := Flow{Protocol: "UDP", Destination: ntpIP, FQDN: ntpName, Port: port}.Rule()
+	addrs, err := env.lookup(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		r.Status = StatusFail
+		r.Summary = "cannot resolve NTP server " + host + ": " + dnsErrorText(err)
+		r.Hint = "fix name resolution first (see the dns check)"
+		return r
+	}
+	server := netip.AddrPortFrom(addrs[0], uint16(port))
+	r.setEvidence("server", server.String())
+
+	var resp *ntp.Response
+	var lastErr error
+	attempts := 0
+	for attempts < ntpAttempts && ctx.Err() == nil {
+		attempts++
+		wait := time.Second
+		if deadline, ok := ctx.Deadline(); ok {
+			wait = time.Until(deadline) / time.Duration(ntpAttempts-attempts+1)
+		}
+		if wait <= 0 {
+			break
+		}
+		resp, lastErr = queryNTP(ctx, server, wait)
+		if lastErr == nil || classifyNetError(lastErr) != failTimeout {
+			break
+		}
+	}
+	r.setMetric("attempts", float64(attempts))
+
+	if lastErr != nil {
+		r.setEvidence("error", lastErr.Error())
+		r.Status = StatusFail
+		r.Rule = rule
+		switch classifyNetError(lastErr) {
+		case failTimeout:
+			r.Summary = fmt.Sprintf("no answer from %s after %d attempts: UDP %d blocked", ntpServerText(cfg.NTPServer, server), attempts, port)
+			r.Hint = "the firewall drops NTP: ask IT for the rule below"
+		case failRefused:
+			r.Summary = fmt.Sprintf("%s rejected the query (port unreachable)", ntpServerText(cfg.NTPServer, server))
+			r.Hint = "a firewall rejects NTP, or no NTP service runs there: ask IT for the rule below"
+		default:
+			r.Status = StatusWarn
+			r.Rule = ""
+			r.Summary = fmt.Sprintf("%s answered something that is not a valid NTP reply: %s", server, lastErr)
+			r.Hint = "something on the path alters NTP traffic: ask IT to let UDP " + strconv.Itoa(port) + " through unmodified"
+		}
+		return r
+	}
+
+	r.setMetric("stratum", float64(resp.Stratum))
+	r.setEvidence("reference_id", resp.ReferenceString())
+	if resp.IsKissOfDeath() {
+		code := resp.KissCode
+		if code == "" {
+			code = "unprintable"
+		}
+		r.setEvidence("kiss_code", code)
+		switch code {
+		case "DENY", "RSTR":
+			r.Status = StatusFail
+			r.Summary = fmt.Sprintf("%s refuses to serve this network (kiss-of-death %s)", cfg.NTPServer, code)
+			r.Hint = "the NTP server denies access from this site's address: ask IT for an NTP server the device may use"
+		default:
+			r.Status = StatusWarn
+			r.Summary = fmt.Sprintf("%s answered with a kiss-of-death %s (UDP %d gets through)", cfg.NTPServer, code, port)
+			r.Hint = "the server asks clients to back off (e.g. RATE: too many queries from this site's address); the path works"
+		}
+		return r
+	}
+	if err := resp.Validate(); err != nil {
+		r.Status = StatusWarn
+		r.Summary = fmt.Sprintf("%s answered (UDP %d gets through) but its time is unusable: %s", cfg.NTPServer, port, err)
+		r.Hint = "the network path works; ask IT for a reliable NTP server if this persists"
+		return r
+	}
+	r.setMetric("offset_ms", ms(resp.ClockOffset))
+	r.setMetric("rtt_ms", ms(resp.RTT))
+	r.Status = StatusOK
+	r.Summary = fmt.Sprintf("%s answered in %s, stratum %d, ref %s, this laptop's clock is off by %s",
+		ntpServerText(cfg.NTPServer, server), roundDuration(resp.RTT), resp.Stratum, resp.ReferenceString(), roundDuration(absDuration(resp.ClockOffset)))
+	if absDuration(resp.ClockOffset) > ntpMaxOffset {
+		r.Status = StatusWarn
+		r.Summary = fmt.Sprintf("NTP works (%s answered), but THIS LAPTOP's clock is off by %.0f s", cfg.NTPServer, math.Abs(resp.ClockOffset.Seconds()))
+		r.Hint = "not a network problem: set this laptop's clock (certificate checks depend on it); the device sets its own clock by NTP"
+	}
+	return r
+}
+
+// queryNTP sends one query to server, bounded by wait and by ctx.
+func queryNTP(ctx context.Context, server netip.AddrPort, wait time.Duration) (*ntp.Response, error) {
+	var stop func() bool
+	opts := ntp.QueryOptions{
+		Timeout: wait,
+		Dialer: func(_, remote string) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "udp", remote)
+			if err != nil {
+				return nil, err
+			}
+			stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+			return conn, nil
+		},
+	}
+	resp, err := ntp.QueryWithOptions(server.String(), opts)
+	if stop != nil {
+		stop()
+	}
+	if err != nil && errors.Is(err, ntp.ErrKissOfDeath) {
+		return resp, nil
+	}
+	return resp, err
+}
+
+// ntpServerText names the server as configured, with the address used when
+// it differs.
+func ntpServerText(configured string, used netip.AddrPort) string {
+	if configured == used.String() || configured == used.Addr().String() {
+		return used.String()
+	}
+	return configured + " (" + used.String() + ")"
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}

@@ -1,0 +1,117 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// LiveLines is a block of lines redrawn in place on a terminal: each line can change while work
+// goes on (a check running, then its result). When disabled (not a terminal) it draws nothing, so
+// the caller prints its stable output afterwards.
+type LiveLines struct {
+	mu      sync.Mutex
+	w       io.Writer
+	enabled bool
+	width   int
+	lines   []liveLine
+	drawn   int
+	frame   int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type liveLine struct {
+	text    string
+	running bool
+}
+
+// NewLiveLines returns a live block on w; enabled should be true only when w is a terminal.
+// width bounds each line so wrapping never breaks the redraw.
+func NewLiveLines(w io.Writer, enabled bool, width int) *LiveLines {
+	l := &LiveLines{w: w, enabled: enabled, width: width}
+	if enabled {
+		l.stop, l.done = make(chan struct{}), make(chan struct{})
+		go l.animate()
+	}
+	return l
+}
+
+// Set replaces line i (growing the block as needed). A running line shows a spinner.
+func (l *LiveLines) Set(i int, text string, running bool) {
+	if !l.enabled {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.lines) <= i {
+		l.lines = append(l.lines, liveLine{})
+	}
+	l.lines[i] = liveLine{text: text, running: running}
+	l.redraw()
+}
+
+// Clear stops the animation and erases the block, leaving the cursor where the block began.
+func (l *LiveLines) Clear() {
+	if !l.enabled {
+		return
+	}
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.drawn > 0 {
+		fmt.Fprintf(l.w, "\x1b[%dA", l.drawn)
+		for i := 0; i < l.drawn; i++ {
+			fmt.Fprint(l.w, "\r\x1b[2K\n")
+		}
+		fmt.Fprintf(l.w, "\x1b[%dA", l.drawn)
+	}
+	l.drawn = 0
+	l.enabled = false
+}
+
+func (l *LiveLines) animate() {
+	defer close(l.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			l.frame++
+			l.redraw()
+			l.mu.Unlock()
+		}
+	}
+}
+
+// redraw repaints every line; the caller holds l.mu.
+func (l *LiveLines) redraw() {
+	var b strings.Builder
+	if l.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", l.drawn)
+	}
+	for _, line := range l.lines {
+		text := line.text
+		if line.running {
+			text = spinnerFrames[l.frame%len(spinnerFrames)] + " " + text
+		}
+		if l.width > 1 {
+			text = ansi.Truncate(text, l.width-1, "…")
+		}
+		b.WriteString("\r\x1b[2K")
+		b.WriteString(text)
+		b.WriteString("\n")
+	}
+	l.drawn = len(l.lines)
+	io.WriteString(l.w, b.String())
+}

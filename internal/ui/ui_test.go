@@ -1,0 +1,223 @@
+package ui
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/name, rewriting it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		supported []Format
+		want      Format
+		wantErr   string
+	}{
+		{"empty selects the default", "", []Format{FormatTable, FormatJSON}, FormatTable, ""},
+		{"exact name", "json", []Format{FormatTable, FormatJSON}, FormatJSON, ""},
+		{"case does not matter", "CSV", []Format{FormatTable, FormatCSV}, FormatCSV, ""},
+		{"unsupported names the choices", "yaml", []Format{FormatTable, FormatJSON}, "", `unknown output format "yaml": use one of table, json`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseFormat(tt.in, tt.supported...)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseFormat(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStylesPlainWithoutColor(t *testing.T) {
+	st := NewStyles(&bytes.Buffer{}, false)
+	for _, s := range []string{st.OK("x"), st.Fail("x"), st.Bold("x"), st.Muted("x")} {
+		if s != "x" {
+			t.Errorf("plain style added escapes: %q", s)
+		}
+	}
+	if got := st.Status("fail"); got != "✗ fail" {
+		t.Errorf("Status(fail) = %q", got)
+	}
+}
+
+func TestStylesColorOnTerminal(t *testing.T) {
+	st := NewStyles(&bytes.Buffer{}, true)
+	if got := st.OK("x"); !strings.Contains(got, "\x1b[") {
+		t.Errorf("coloured style has no escape: %q", got)
+	}
+}
+
+func TestIOStreamsColor(t *testing.T) {
+	io, _, _, _ := Test()
+	if io.ColorEnabled() {
+		t.Fatal("colour enabled on a non-terminal")
+	}
+	io.SetTTY(false, true, true)
+	if !io.ColorEnabled() {
+		t.Fatal("colour disabled on a terminal")
+	}
+	io.DisableColor()
+	if io.ColorEnabled() || io.ErrColorEnabled() {
+		t.Fatal("--no-color did not win")
+	}
+}
+
+func TestTableGolden(t *testing.T) {
+	var buf bytes.Buffer
+	tbl := NewTable(&buf, NewStyles(&buf, false), "status", "check", "detail")
+	tbl.Row("✓ ok", "dns", "platform.test -> 127.0.0.1 in 1.2 ms")
+	tbl.Row("✗ fail", "tcp-https", "connection refused")
+	tbl.Row("- skip", "tls", "")
+	if err := tbl.Render(); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "table.golden", buf.Bytes())
+}
+
+func TestWriters(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, map[string]any{"a": 1, "b": "<x>"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "{\n  \"a\": 1,\n  \"b\": \"<x>\"\n}\n"; got != want {
+		t.Errorf("WriteJSON = %q, want %q", got, want)
+	}
+	buf.Reset()
+	nd := NewNDJSONWriter(&buf)
+	_ = nd.Write(map[string]int{"n": 1})
+	_ = nd.Write(map[string]int{"n": 2})
+	if got, want := buf.String(), "{\"n\":1}\n{\"n\":2}\n"; got != want {
+		t.Errorf("NDJSON = %q, want %q", got, want)
+	}
+	buf.Reset()
+	cw, err := NewCSVWriter(&buf, "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cw.Write("1", "x,y")
+	if err := cw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "a,b\n1,\"x,y\"\n"; got != want {
+		t.Errorf("CSV = %q, want %q", got, want)
+	}
+}
+
+func TestHuman(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{HumanDuration(0), "0 ms"},
+		{HumanDuration(850 * time.Microsecond), "850 µs"},
+		{HumanDuration(1234 * time.Microsecond), "1.2 ms"},
+		{HumanDuration(42 * time.Millisecond), "42 ms"},
+		{HumanDuration(1400 * time.Millisecond), "1.4 s"},
+		{HumanDuration(200 * time.Second), "3m20s"},
+		{HumanBytes(512), "512 B"},
+		{HumanBytes(64 << 10), "64.0 KiB"},
+		{HumanBytes(3 << 30), "3.0 GiB"},
+		{HumanCount(950), "950"},
+		{HumanCount(12345), "12.3k"},
+		{HumanCount(4.5e6), "4.5M"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want string
+	}{
+		{"rising", []float64{0, 1, 2, 3, 4, 5, 6, 7}, "▁▂▃▄▅▆▇█"},
+		{"flat", []float64{3, 3, 3}, "▅▅▅"},
+		{"gap", []float64{0, math.NaN(), 1}, "▁ █"},
+		{"empty", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Sparkline(tt.in); got != tt.want {
+				t.Errorf("Sparkline = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProgressSilentWhenDisabled(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, false, "decode", "files", 3)
+	p.Add(1)
+	p.Done()
+	if buf.Len() != 0 {
+		t.Fatalf("disabled progress wrote %q", buf.String())
+	}
+}
+
+func TestProgressDrawsOnTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, true, "decode", "files", 4)
+	p.Add(2)
+	p.Done()
+	if !strings.Contains(buf.String(), "2/4 files") {
+		t.Fatalf("progress line = %q", buf.String())
+	}
+}
+
+func TestLiveLinesDisabledWritesNothing(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLiveLines(&buf, false, 80)
+	l.Set(0, "dns", true)
+	l.Clear()
+	if buf.Len() != 0 {
+		t.Fatalf("disabled live lines wrote %q", buf.String())
+	}
+}
+
+func TestLiveLinesRedrawInPlace(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLiveLines(&buf, true, 80)
+	l.Set(0, "dns running", true)
+	l.Set(0, "dns ok", false)
+	l.Clear()
+	out := buf.String()
+	if !strings.Contains(out, "\x1b[1A") || !strings.Contains(out, "dns ok") {
+		t.Fatalf("live output does not redraw in place: %q", out)
+	}
+}
