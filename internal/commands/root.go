@@ -123,6 +123,8 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(f),
 		newPreflightCmd(f),
+		newInspectCmd(f),
+		newDecodeCmd(f),
 	)
 	return root
 }
