@@ -125,6 +125,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newPreflightCmd(f),
 		newInspectCmd(f),
 		newDecodeCmd(f),
+		newServerCmd(f),
 	)
 	return root
 }

@@ -1,0 +1,218 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smart-impulse/smartx/internal/buildinfo"
+	"github.com/smart-impulse/smartx/internal/server"
+	"github.com/smart-impulse/smartx/internal/store"
+)
+
+// serverDataFlags locate the server's state; `smartx server` and its operator subcommands share them.
+type serverDataFlags struct {
+	dataDir       string
+	database      string
+	masterKeyFile string
+}
+
+// dataDirFor turns the flags and SMARTX_MASTER_KEY into a server.DataDir.
+func (d *serverDataFlags) dataDirFor(f *Factory, create bool) (server.DataDir, error) {
+	if d.dataDir == "" && d.database == "" {
+		return server.DataDir{}, usageErrorf("--data-dir is required (or use `smartx server --dev` for a throwaway server)")
+	}
+	return server.DataDir{Dir: d.dataDir, DatabaseURL: d.database, MasterKeyFile: d.masterKeyFile,
+		MasterKeyHex: f.Getenv("SMARTX_MASTER_KEY"), Create: create}, nil
+}
+
+// openServerService opens the data directory for an operator command. Only commands that may
+// create state log (the warning about a generated master key matters there).
+func openServerService(ctx context.Context, f *Factory, d *serverDataFlags, create bool) (*server.Service, error) {
+	dd, err := d.dataDirFor(f, create)
+	if err != nil {
+		return nil, err
+	}
+	cfg := server.ServiceConfig{Now: f.Now}
+	if create {
+		cfg.Logger = serverLogger(f.IO.ErrOut, false)
+	}
+	return server.OpenService(ctx, dd, cfg)
+}
+
+func serverLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// serverError rewords the store's sentinel errors for the operator.
+func serverError(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no such %s: list them with `smartx server %s list`", what, what)
+	}
+	return err
+}
+
+type serverRunFlags struct {
+	serverDataFlags
+	listen     string
+	tlsCert    string
+	tlsKey     string
+	dev        bool
+	devEnvFile string
+}
+
+func newServerCmd(f *Factory) *cobra.Command {
+	opts := &serverRunFlags{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the reference platform server, or manage its accounts and users",
+		Long: `Run the smartx reference platform server: the HTTPS API the smartx client is tested
+against, and a real server an operator can deploy.
+
+Without --tls-cert and --tls-key it generates a certificate authority and a server certificate
+in <data-dir>/tls and logs where the CA is, for clients (SMARTX_CA_FILE). The master key that
+protects the secrets in the database comes from --master-key-file or SMARTX_MASTER_KEY (64 hex
+characters); without either, one is generated beside the database, which is only fit for trying
+things out.
+
+--dev starts a throwaway server: an ephemeral data directory and master key, an account with an
+owner and an admin token, all printed once it is listening.`,
+		Example: `  # try everything on this machine
+  smartx server --dev
+
+  # a persistent server
+  smartx server account add --data-dir /var/lib/smartx --name "Acme"
+  smartx server user add --data-dir /var/lib/smartx --account acc_... --email ops@acme.example --role owner
+  SMARTX_MASTER_KEY=$(cat /etc/smartx/master.key) smartx server --data-dir /var/lib/smartx --listen 0.0.0.0:8443`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServer(cmd.Context(), f, opts)
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&opts.dataDir, "data-dir", "", "directory of the server's database, keys and certificates")
+	pf.StringVar(&opts.database, "database", "", "database URL (default sqlite://<data-dir>/smartx.db)")
+	pf.StringVar(&opts.masterKeyFile, "master-key-file", "", "file holding the master key, 64 hex characters (or env SMARTX_MASTER_KEY)")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.listen, "listen", "127.0.0.1:8443", "address to listen on, host:port (port 0 picks a free one)")
+	fl.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate chain to serve (default: generated)")
+	fl.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fl.BoolVar(&opts.dev, "dev", false, "throwaway development server with a ready account, owner and admin token")
+	fl.StringVar(&opts.devEnvFile, "dev-env-file", "", "with --dev, write SMARTX_SERVER, SMARTX_CA_FILE and SMARTX_TOKEN to this file once listening")
+
+	cmd.AddCommand(
+		newServerAccountCmd(f, &opts.serverDataFlags),
+		newServerUserCmd(f, &opts.serverDataFlags),
+	)
+	return cmd
+}
+
+func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
+	if opts.devEnvFile != "" && !opts.dev {
+		return usageErrorf("--dev-env-file goes with --dev")
+	}
+	if !opts.dev && opts.dataDir == "" && opts.database == "" {
+		return usageErrorf("--data-dir is required (or use --dev for a throwaway server)")
+	}
+	if opts.devEnvFile != "" {
+		defer os.Remove(opts.devEnvFile) // it holds a token to a server that no longer exists
+	}
+	return server.Run(ctx, server.Options{
+		Listen: opts.listen,
+		DataDir: server.DataDir{Dir: opts.dataDir, DatabaseURL: opts.database, MasterKeyFile: opts.masterKeyFile,
+			MasterKeyHex: f.Getenv("SMARTX_MASTER_KEY")},
+		TLSCertFile: opts.tlsCert,
+		TLSKeyFile:  opts.tlsKey,
+		Dev:         opts.dev,
+		Version:     buildinfo.Version(),
+		Logger:      serverLogger(f.IO.ErrOut, f.Global.Verbose),
+		Ready: func(r server.Ready) error {
+			if r.Dev == nil {
+				return nil
+			}
+			if opts.devEnvFile != "" {
+				if err := writeServerDevEnvFile(opts.devEnvFile, r); err != nil {
+					return err
+				}
+			}
+			return printServerDevBlock(f, r)
+		},
+	})
+}
+
+// serverDevEnv is what a shell needs to point smartx at a dev server.
+func serverDevEnv(r server.Ready) [][2]string {
+	return [][2]string{
+		{"SMARTX_SERVER", r.URL},
+		{"SMARTX_CA_FILE", r.CAFile},
+		{"SMARTX_TOKEN", r.Dev.Token},
+	}
+}
+
+func printServerDevBlock(f *Factory, r server.Ready) error {
+	st := f.IO.Styles()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s\n", st.Bold("smartx server is running in dev mode."))
+	fmt.Fprintf(&b, "%s\n\n", st.Warn("Everything lives in a temporary directory and a key held in memory: it disappears on exit. Never use dev mode in production."))
+	for _, kv := range [][2]string{{"Server URL", r.URL}, {"CA file", r.CAFile}, {"Account", r.Dev.AccountID},
+		{"Owner e-mail", r.Dev.Email}, {"Owner password", r.Dev.Password}, {"Admin token", r.Dev.Token}} {
+		fmt.Fprintf(&b, "  %-15s %s\n", kv[0]+":", kv[1])
+	}
+	fmt.Fprintf(&b, "\nPoint smartx at it:\n\n  export")
+	for _, kv := range serverDevEnv(r) {
+		fmt.Fprintf(&b, " %s=%s", kv[0], serverShellQuote(kv[1]))
+	}
+	fmt.Fprintf(&b, "\n\nStop it with Ctrl-C.\n\n")
+	_, err := io.WriteString(f.IO.Out, b.String())
+	return err
+}
+
+// writeServerDevEnvFile writes KEY=value lines readable by the owner only, atomically, so a script
+// waiting for the file never reads half of it.
+func writeServerDevEnvFile(path string, r server.Ready) error {
+	var b strings.Builder
+	for _, kv := range serverDevEnv(r) {
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], serverShellQuote(kv[1]))
+	}
+	fmt.Fprintf(&b, "SMARTX_DEV_EMAIL=%s\nSMARTX_DEV_PASSWORD=%s\n", serverShellQuote(r.Dev.Email), serverShellQuote(r.Dev.Password))
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".smartx-env-*")
+	if err != nil {
+		return fmt.Errorf("write --dev-env-file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err = tmp.Chmod(0o600); err == nil {
+		_, err = tmp.WriteString(b.String())
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write --dev-env-file %s: %w", path, err)
+	}
+	return nil
+}
+
+var serverShellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
+
+// serverShellQuote quotes s for a POSIX shell when it needs it.
+func serverShellQuote(s string) string {
+	if serverShellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

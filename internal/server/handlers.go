@@ -1,0 +1,209 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/store"
+)
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok", Version: s.version, Time: s.now().UTC().Truncate(time.Second)})
+	return nil
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	var req api.LoginRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Email) == "" {
+		return invalid("email", "must not be empty")
+	}
+	if req.Password == "" {
+		return invalid("password", "must not be empty")
+	}
+	sess, err := s.svc.Login(r.Context(), req.Email, req.Password, sourceIP(r))
+	if err != nil {
+		return err
+	}
+	ri := infoFrom(r.Context())
+	ri.accountID, ri.userID, ri.tokenID = sess.User.AccountID, sess.User.ID, sess.Token.ID
+	writeJSON(w, http.StatusOK, api.LoginResponse{Token: sess.Secret, TokenID: sess.Token.ID,
+		ExpiresAt: sess.Token.ExpiresAt, User: userInfo(sess.User)})
+	return nil
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	if err := s.svc.Logout(r.Context(), caller); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	u, acc, err := s.svc.WhoAmI(r.Context(), caller)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.WhoAmI{User: userInfo(u),
+		Account: api.Account{ID: acc.ID, Name: acc.Name, CreatedAt: acc.CreatedAt}, Token: tokenInfo(caller)})
+	return nil
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	var req api.CreateTokenRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	tok, secret, err := s.svc.CreateToken(r.Context(), caller, req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", api.PathTokens+"/"+tok.ID)
+	writeJSON(w, http.StatusCreated, api.CreateTokenResponse{TokenInfo: tokenInfo(tok), Secret: secret})
+	return nil
+}
+
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	q := r.URL.Query()
+	if err := onlyParams(q, "user", "kind"); err != nil {
+		return err
+	}
+	kind := api.TokenKindAPI
+	switch k := q.Get("kind"); k {
+	case "", string(api.TokenKindAPI):
+	case string(api.TokenKindSession):
+		kind = api.TokenKindSession
+	case "all":
+		kind = ""
+	default:
+		return invalid("kind", "must be api, session or all")
+	}
+	toks, err := s.svc.ListTokens(r.Context(), caller, q.Get("user"), kind)
+	if err != nil {
+		return err
+	}
+	out := api.TokenList{Tokens: make([]api.TokenInfo, len(toks))}
+	for i, t := range toks {
+		out.Tokens[i] = tokenInfo(t)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleGetToken(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	t, err := s.svc.Token(r.Context(), caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tokenInfo(t))
+	return nil
+}
+
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	t, err := s.svc.RevokeToken(r.Context(), caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tokenInfo(t))
+	return nil
+}
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	q := r.URL.Query()
+	if err := onlyParams(q, "from", "to", "user", "status", "limit", "cursor"); err != nil {
+		return err
+	}
+	f := store.AuditFilter{AccountID: caller.AccountID, UserID: q.Get("user"), Cursor: q.Get("cursor")}
+	var err error
+	if f.From, err = queryTime(q, "from"); err != nil {
+		return err
+	}
+	if f.To, err = queryTime(q, "to"); err != nil {
+		return err
+	}
+	if v := q.Get("status"); v != "" {
+		if len(v) == 3 && strings.HasSuffix(strings.ToLower(v), "xx") && v[0] >= '1' && v[0] <= '5' {
+			f.StatusClass = int(v[0] - '0')
+		} else if n, err := strconv.Atoi(v); err == nil && n >= 100 && n <= 599 {
+			f.Status = n
+		} else {
+			return invalid("status", "must be a status code (404) or class (4xx)")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("limit", "must be a number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	page, err := s.svc.st.ListAudit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := api.AuditPage{Entries: make([]api.AuditEntry, len(page.Entries)), NextCursor: page.NextCursor}
+	for i, e := range page.Entries {
+		out.Entries[i] = api.AuditEntry{Time: e.Time, RequestID: e.RequestID, AccountID: e.AccountID, UserID: e.UserID,
+			TokenID: e.TokenID, Method: e.Method, Route: e.Route, Status: e.Status, LatencyUS: e.Latency.Microseconds(),
+			SourceIP: e.SourceIP, ErrorCode: api.Code(e.ErrorCode)}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// onlyParams rejects query parameters a route does not know, so a typo is not silently ignored.
+func onlyParams(q url.Values, known ...string) error {
+	for k := range q {
+		ok := false
+		for _, n := range known {
+			ok = ok || k == n
+		}
+		if !ok {
+			return invalid(k, "is not a parameter of this route (known: %s)", strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+func queryTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, invalid(name, "must be an RFC 3339 time, such as 2026-01-02T15:04:05Z")
+	}
+	return t, nil
+}
+
+func userInfo(u store.User) api.User {
+	return api.User{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt}
+}
+
+func tokenInfo(t store.Token) api.TokenInfo {
+	info := api.TokenInfo{ID: t.ID, Kind: t.Kind, Name: t.Name, UserID: t.UserID, Scopes: t.Scopes, Sites: t.Sites,
+		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Revoked: t.Revoked()}
+	if info.Scopes == nil {
+		info.Scopes = []api.Scope{}
+	}
+	if info.Sites == nil {
+		info.Sites = []string{}
+	}
+	if !t.LastUsedAt.IsZero() {
+		lu := t.LastUsedAt
+		info.LastUsedAt = &lu
+	}
+	if !t.RevokedAt.IsZero() {
+		ra := t.RevokedAt
+		info.RevokedAt = &ra
+	}
+	return info
+}

@@ -1,0 +1,223 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/auth"
+	"github.com/smart-impulse/smartx/internal/store"
+	"golang.org/x/time/rate"
+)
+
+// testPasswordParams keep argon2 cheap under the race detector; never used in production.
+var testPasswordParams = auth.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testServer is a real server on 127.0.0.1:0 with TLS from a generated CA.
+type testServer struct {
+	t      testing.TB
+	dir    string
+	clock  *fakeClock
+	svc    *Service
+	srv    *Server
+	url    string
+	caPool *x509.CertPool
+	client *http.Client
+}
+
+type testOption func(*ServiceConfig, *Config)
+
+func withLoginLimits(l LoginLimits) testOption {
+	return func(sc *ServiceConfig, _ *Config) { sc.LoginLimits = &l }
+}
+
+func newTestServer(t testing.TB, opts ...testOption) *testServer {
+	t.Helper()
+	ts := &testServer{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}}
+	params := testPasswordParams
+	limits := LoginLimits{PerIP: rate.Inf, PerAccount: rate.Inf, Now: ts.clock.Now}
+	sc := ServiceConfig{Now: ts.clock.Now, PasswordParams: &params, LoginLimits: &limits}
+	// Audit entries are written when a test flushes, never behind its back.
+	cfg := Config{Now: ts.clock.Now, Version: "test", AuditFlushEvery: time.Hour}
+	for _, o := range opts {
+		o(&sc, &cfg)
+	}
+	if sc.LoginLimits.Now == nil {
+		sc.LoginLimits.Now = ts.clock.Now
+	}
+	ctx := context.Background()
+	svc, err := OpenService(ctx, DataDir{Dir: ts.dir, Create: true}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.svc = svc
+	cfg.Service = svc
+	if ts.srv, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := EnsureSelfSigned(filepath.Join(ts.dir, TLSDir), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(files.ServerCert, files.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := os.ReadFile(files.CACert)
+	ts.caPool = x509.NewCertPool()
+	ts.caPool.AppendCertsFromPEM(ca)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.url = "https://" + ln.Addr().String()
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Serve(sctx, ln, TLSConfig(cert)) }()
+	ts.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: ts.caPool}, MaxIdleConnsPerHost: 256, ForceAttemptHTTP2: true}}
+	t.Cleanup(func() {
+		ts.client.CloseIdleConnections() // else HTTP/2's graceful shutdown waits a second for us
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		svc.Close()
+	})
+	return ts
+}
+
+// do sends a request and returns the response with its body read.
+func (ts *testServer) do(method, path, token string, body any) (*http.Response, []byte) {
+	ts.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, ts.url+path, rd)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return resp, out
+}
+
+// decode unmarshals a response body, failing the test on a status other than want.
+func decode[T any](t testing.TB, resp *http.Response, body []byte, want int) T {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
+}
+
+// problem decodes a problem response and checks its status and code.
+func problem(t testing.TB, resp *http.Response, body []byte, wantCode api.Code) api.Problem {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != api.ProblemContentType {
+		t.Fatalf("Content-Type %q, want %s: %s", ct, api.ProblemContentType, body)
+	}
+	p := decode[api.Problem](t, resp, body, wantCode.Status())
+	if p.Code != wantCode || p.Status != resp.StatusCode || p.Type != api.ProblemTypePrefix+string(wantCode) || p.Title == "" || p.Instance == "" {
+		t.Fatalf("problem %+v, want code %s", p, wantCode)
+	}
+	if p.Instance != resp.Header.Get("X-Request-Id") {
+		t.Fatalf("problem instance %q differs from X-Request-Id %q", p.Instance, resp.Header.Get("X-Request-Id"))
+	}
+	return p
+}
+
+// person is a user with a password and a session token.
+type person struct {
+	user     store.User
+	password string
+	session  string
+}
+
+func (ts *testServer) account(name string) store.Account {
+	ts.t.Helper()
+	acc, err := ts.svc.CreateAccount(context.Background(), name)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return acc
+}
+
+func (ts *testServer) person(acc store.Account, email string, role api.Role) person {
+	ts.t.Helper()
+	pw, err := ts.svc.GeneratePassword()
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	u, err := ts.svc.AddUser(context.Background(), NewUser{AccountID: acc.ID, Email: email, Role: string(role), Password: pw})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	resp, body := ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: email, Password: pw})
+	lr := decode[api.LoginResponse](ts.t, resp, body, http.StatusOK)
+	return person{user: u, password: pw, session: lr.Token}
+}
+
+// mint creates an API token with the given scopes using the person's session.
+func (ts *testServer) mint(p person, scopes ...api.Scope) api.CreateTokenResponse {
+	ts.t.Helper()
+	resp, body := ts.do("POST", api.PathTokens, p.session, api.CreateTokenRequest{Name: "t", Scopes: scopes})
+	return decode[api.CreateTokenResponse](ts.t, resp, body, http.StatusCreated)
+}

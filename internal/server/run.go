@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smart-impulse/smartx/internal/auth"
+	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/store/sqlite"
+)
+
+// File names in the data directory.
+const (
+	DatabaseFile  = "smartx.db"
+	MasterKeyFile = "master.key"
+	TLSDir        = "tls"
+)
+
+// ErrPostgresUnavailable is returned for a postgres:// database URL.
+var ErrPostgresUnavailable = errors.New("the PostgreSQL store is not available in this version of smartx: use sqlite://PATH (the default)")
+
+// DataDir says where the server's state lives and how to find its master key.
+type DataDir struct {
+	Dir string
+	// DatabaseURL defaults to sqlite://<Dir>/smartx.db.
+	DatabaseURL string
+	// The master key comes from MasterKey if set, else MasterKeyFile, else MasterKeyHex (the
+	// SMARTX_MASTER_KEY environment variable), else <Dir>/master.key, generated if missing
+	// when Create is set.
+	MasterKey     *auth.Key
+	MasterKeyFile string
+	MasterKeyHex  string
+	// Create allows creating the directory, the database and the master key.
+	Create bool
+}
+
+// DatabasePath returns the SQLite file a database URL names; it rejects other stores.
+func DatabasePath(dir, databaseURL string) (string, error) {
+	if databaseURL == "" {
+		if dir == "" {
+			return "", errors.New("no data directory: set --data-dir (or --database)")
+		}
+		return filepath.Join(dir, DatabaseFile), nil
+	}
+	scheme, rest, ok := strings.Cut(databaseURL, "://")
+	switch {
+	case !ok:
+		return "", fmt.Errorf("database URL %q has no scheme: use sqlite://PATH", databaseURL)
+	case scheme == "postgres" || scheme == "postgresql":
+		return "", ErrPostgresUnavailable
+	case scheme != "sqlite":
+		return "", fmt.Errorf("database URL scheme %q is not supported: use sqlite://PATH", scheme)
+	}
+	path, err := url.PathUnescape(rest)
+	if err != nil || path == "" {
+		return "", fmt.Errorf("database URL %q names no file: use sqlite://PATH", databaseURL)
+	}
+	return path, nil
+}
+
+// OpenService opens the data directory's store and master key and returns the service on them.
+func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	path, err := DatabasePath(dd.Dir, dd.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if dd.Create {
+		for _, d := range []string{dd.Dir, filepath.Dir(path)} {
+			if d != "" {
+				if err := os.MkdirAll(d, 0o700); err != nil {
+					return nil, fmt.Errorf("create data directory: %w", err)
+				}
+			}
+		}
+	} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no smartx database at %s: check --data-dir, or create one with `smartx server account add`", path)
+	}
+	key, err := masterKey(dd, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Store, cfg.MasterKey = st, key
+	svc, err := NewService(ctx, cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return svc, nil
+}
+
+// masterKey finds the master key as DataDir documents.
+func masterKey(dd DataDir, log *slog.Logger) (auth.Key, error) {
+	switch {
+	case dd.MasterKey != nil:
+		return *dd.MasterKey, nil
+	case dd.MasterKeyFile != "" && dd.MasterKeyHex != "":
+		return auth.Key{}, errors.New("both --master-key-file and SMARTX_MASTER_KEY are set: use one")
+	case dd.MasterKeyHex != "":
+		k, err := auth.ParseKeyHex(dd.MasterKeyHex)
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("SMARTX_MASTER_KEY: %w", err)
+		}
+		return k, nil
+	}
+	path := dd.MasterKeyFile
+	if path == "" {
+		if dd.Dir == "" {
+			return auth.Key{}, errors.New("no master key: set --master-key-file or SMARTX_MASTER_KEY, or --data-dir to keep one there")
+		}
+		path = filepath.Join(dd.Dir, MasterKeyFile)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && dd.Create {
+			k, err := auth.NewKey(rand.Reader)
+			if err != nil {
+				return auth.Key{}, err
+			}
+			if err := auth.WriteKeyFile(path, k); err != nil {
+				return auth.Key{}, err
+			}
+			log.Warn("GENERATED A MASTER KEY BESIDE THE DATABASE: anyone who copies the data directory can decrypt every "+
+				"secret in it. For production, move the key elsewhere and pass --master-key-file or SMARTX_MASTER_KEY", "path", path)
+			return k, nil
+		}
+	}
+	k, tooOpen, err := auth.ReadKeyFile(path)
+	if err != nil {
+		return auth.Key{}, err
+	}
+	if tooOpen {
+		log.Warn("the master key file is readable by other users: chmod 600 it", "path", path)
+	}
+	if dd.MasterKeyFile == "" {
+		log.Warn("the master key is kept beside the database, which defeats its purpose: move it and pass --master-key-file or SMARTX_MASTER_KEY", "path", path)
+	}
+	return k, nil
+}
+
+// Options configure Run, which is `smartx server`.
+type Options struct {
+	Listen  string // host:port; port 0 picks a free port
+	DataDir DataDir
+	// TLSCertFile and TLSKeyFile name the certificate to serve; without them a CA and a
+	// server certificate are generated in <data dir>/tls.
+	TLSCertFile string
+	TLSKeyFile  string
+	// Dev runs `smartx server --dev`: an ephemeral data directory (unless DataDir.Dir is set),
+	// an ephemeral master key, and an account, owner and admin token made at start.
+	Dev     bool
+	Version string
+	Logger  *slog.Logger
+	// Ready is called once the server is listening, with what a client needs to reach it.
+	Ready func(Ready) error
+
+	// Service and Server settings, for tests; production leaves them zero.
+	Service ServiceConfig
+	Server  Config
+}
+
+// Ready describes a listening server.
+type Ready struct {
+	URL    string
+	Addr   net.Addr
+	CAFile string // "" when serving an operator's certificate
+	Dev    *DevCredentials
+}
+
+// DevCredentials are what `smartx server --dev` made for the developer; shown once.
+type DevCredentials struct {
+	AccountID string
+	Email     string
+	Password  string
+	Token     string
+}
+
+// DevOwnerEmail is the e-mail of the owner that dev mode creates.
+const DevOwnerEmail = "owner@example.com"
+
+// Run serves the API until ctx ends.
+func Run(ctx context.Context, o Options) (err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o.Service.Logger, o.Server.Logger = log, log
+	dd := o.DataDir
+	dd.Create = true
+	if o.Dev && dd.Dir == "" {
+		tmp, err := os.MkdirTemp("", "smartx-dev-")
+		if err != nil {
+			return fmt.Errorf("create ephemeral data directory: %w", err)
+		}
+		defer func() {
+			if rmErr := os.RemoveAll(tmp); rmErr != nil {
+				log.Warn("could not remove the ephemeral data directory", "path", tmp, "err", rmErr)
+			}
+		}()
+		dd.Dir = tmp
+		if dd.MasterKey == nil && dd.MasterKeyFile == "" && dd.MasterKeyHex == "" {
+			k, err := auth.NewKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			dd.MasterKey = &k // in memory only: the data dies with the process
+		}
+		log.Info("dev mode: ephemeral data directory, removed on exit", "path", tmp)
+	}
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	host, _, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w (use host:port, such as 127.0.0.1:8443)", o.Listen, err)
+	}
+
+	svc, err := OpenService(ctx, dd, o.Service)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := svc.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	tlsConfig, caFile, err := serverTLS(o, dd.Dir, host, log)
+	if err != nil {
+		return err
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	defer ln.Close()
+	srvCfg := o.Server
+	srvCfg.Service, srvCfg.Version = svc, o.Version
+	srv, err := New(srvCfg)
+	if err != nil {
+		return err
+	}
+	ready := Ready{URL: serverURL(ln.Addr(), host), Addr: ln.Addr(), CAFile: caFile}
+	if o.Dev {
+		creds, err := bootstrapDev(ctx, svc)
+		if err != nil {
+			return err
+		}
+		ready.Dev = &creds
+	}
+	log.Info("smartx server listening", "url", ready.URL, "addr", ln.Addr().String(), "data_dir", dd.Dir, "version", o.Version)
+
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(serveCtx, ln, tlsConfig) }()
+	if o.Ready != nil {
+		if err := o.Ready(ready); err != nil {
+			stop()
+			<-errc
+			return err
+		}
+	}
+	err = <-errc
+	log.Info("smartx server stopped")
+	return err
+}
+
+// serverTLS loads the operator's certificate or generates a CA and server certificate.
+func serverTLS(o Options, dataDir, listenHost string, log *slog.Logger) (*tls.Config, string, error) {
+	if o.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("load TLS certificate: %w", err)
+		}
+		return TLSConfig(cert), "", nil
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if !o.Dev {
+		if name, err := os.Hostname(); err == nil && name != "" {
+			hosts = append(hosts, name)
+		}
+	}
+	if h := strings.Trim(listenHost, "[]"); h != "" && !isUnspecified(h) && !containsFold(hosts, h) {
+		hosts = append(hosts, h)
+	}
+	files, created, err := EnsureSelfSigned(filepath.Join(dataDir, TLSDir), hosts, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	cert, err := tls.LoadX509KeyPair(files.ServerCert, files.ServerKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("load generated TLS certificate: %w", err)
+	}
+	if created {
+		log.Info("generated a certificate authority and server certificate", "hosts", strings.Join(hosts, ","))
+	}
+	log.Warn("serving a self-signed certificate: give clients the CA file (SMARTX_CA_FILE); in production use real certificates with --tls-cert and --tls-key",
+		"ca_file", files.CACert)
+	return TLSConfig(cert), files.CACert, nil
+}
+
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverURL is the URL clients use: the listen host, or localhost for a wildcard address.
+func serverURL(addr net.Addr, listenHost string) string {
+	port := "0"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(ta.Port)
+	}
+	host := strings.Trim(listenHost, "[]")
+	if host == "" || isUnspecified(host) {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// bootstrapDev makes (or, in a kept data directory, reuses) the dev account and owner, sets a
+// fresh password and mints an admin token.
+func bootstrapDev(ctx context.Context, svc *Service) (DevCredentials, error) {
+	password, err := svc.GeneratePassword()
+	if err != nil {
+		return DevCredentials{}, err
+	}
+	var u store.User
+	_, err = svc.st.UserByEmail(ctx, DevOwnerEmail)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		acc, err := svc.CreateAccount(ctx, "Development")
+		if err != nil {
+			return DevCredentials{}, err
+		}
+		if u, err = svc.AddUser(ctx, NewUser{AccountID: acc.ID, Email: DevOwnerEmail, Role: "owner", Password: password}); err != nil {
+			return DevCredentials{}, err
+		}
+	case err != nil:
+		return DevCredentials{}, err
+	default:
+		if u, err = svc.SetPassword(ctx, DevOwnerEmail, password); err != nil {
+			return DevCredentials{}, err
+		}
+	}
+	_, secret, err := svc.IssueAdminToken(ctx, u, "dev admin")
+	if err != nil {
+		return DevCredentials{}, err
+	}
+	return DevCredentials{AccountID: u.AccountID, Email: u.Email, Password: password, Token: secret}, nil
+}
