@@ -30,6 +30,14 @@ const (
 	CodePayloadTooLarge      Code = "payload_too_large"      // the body is over the route's limit
 	CodeConflict             Code = "conflict"               // the resource already exists or changed
 	CodeInternal             Code = "internal"               // the server failed; the request id helps support
+
+	CodeSiteForbidden        Code = "site_forbidden"        // the token is restricted to other sites of the account
+	CodeSiteNotEmpty         Code = "site_not_empty"        // the site still has devices: decommission them first
+	CodeDeviceDecommissioned Code = "device_decommissioned" // the device was decommissioned: it cannot change any more
+	CodeNotAcceptable        Code = "not_acceptable"        // no representation matches the Accept header or format
+	CodeSequenceConflict     Code = "sequence_conflict"     // another file with this sequence number was already stored
+	CodeFileRejected         Code = "file_rejected"         // the data file is damaged or not the device's; see Problem.Reason
+	CodeSerialMismatch       Code = "serial_mismatch"       // the data file was written by another device
 )
 
 // codeStatus maps each code to its HTTP status.
@@ -46,13 +54,21 @@ var codeStatus = map[Code]int{
 	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	CodeConflict:             http.StatusConflict,
 	CodeInternal:             http.StatusInternalServerError,
+	CodeSiteForbidden:        http.StatusForbidden,
+	CodeSiteNotEmpty:         http.StatusConflict,
+	CodeDeviceDecommissioned: http.StatusConflict,
+	CodeNotAcceptable:        http.StatusNotAcceptable,
+	CodeSequenceConflict:     http.StatusConflict,
+	CodeFileRejected:         http.StatusUnprocessableEntity,
+	CodeSerialMismatch:       http.StatusUnprocessableEntity,
 }
 
 // AllCodes lists every code, for documentation and tests.
 var AllCodes = []Code{
 	CodeUnauthenticated, CodeTokenExpired, CodeTokenRevoked, CodeInsufficientScope, CodeNotFound,
 	CodeMethodNotAllowed, CodeValidationFailed, CodeUnsupportedMediaType, CodeRateLimited,
-	CodePayloadTooLarge, CodeConflict, CodeInternal,
+	CodePayloadTooLarge, CodeConflict, CodeInternal, CodeSiteForbidden, CodeSiteNotEmpty, CodeDeviceDecommissioned,
+	CodeNotAcceptable, CodeSequenceConflict, CodeFileRejected, CodeSerialMismatch,
 }
 
 // Status returns the HTTP status of the code, 500 for a code this version does not know.
@@ -77,6 +93,8 @@ type Problem struct {
 	Scope Scope `json:"scope,omitempty"`
 	// Errors lists the invalid fields, with CodeValidationFailed.
 	Errors []FieldError `json:"errors,omitempty"`
+	// Reason names the damage class of a rejected data file, with CodeFileRejected.
+	Reason RejectReason `json:"reason,omitempty"`
 }
 
 // FieldError says what is wrong with one field of a request.

@@ -21,8 +21,7 @@ const (
 // JSONContentType is the media type of request and response bodies.
 const JSONContentType = "application/json"
 
-// Prefixes of identifiers. Sites and devices arrive with the next part of the API; their
-// prefixes are fixed now so token site restrictions can be validated already.
+// Prefixes of identifiers.
 const (
 	PrefixAccount  = "acc_"
 	PrefixUser     = "usr_"
@@ -144,12 +143,14 @@ type AuditEntry struct {
 	AccountID string    `json:"account_id,omitempty"`
 	UserID    string    `json:"user_id,omitempty"`
 	TokenID   string    `json:"token_id,omitempty"`
-	Method    string    `json:"method"`
-	Route     string    `json:"route"` // the route pattern, never the raw path with its ids
-	Status    int       `json:"status"`
-	LatencyUS int64     `json:"latency_us"`
-	SourceIP  string    `json:"source_ip"`
-	ErrorCode Code      `json:"error_code,omitempty"`
+	// DeviceID is set for requests a device authenticated with its upload credential.
+	DeviceID  string `json:"device_id,omitempty"`
+	Method    string `json:"method"`
+	Route     string `json:"route"` // the route pattern, never the raw path with its ids
+	Status    int    `json:"status"`
+	LatencyUS int64  `json:"latency_us"`
+	SourceIP  string `json:"source_ip"`
+	ErrorCode Code   `json:"error_code,omitempty"`
 }
 
 // AuditPage is the body of GET /v1/audit, newest first. NextCursor, when set, fetches the

@@ -36,6 +36,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	}
 	type op struct {
 		public bool
+		device bool // authenticated by a device's upload credential
 		scope  string
 	}
 	documented := map[string]op{}
@@ -51,13 +52,17 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 			if err := node.Decode(&o); err != nil {
 				t.Fatalf("%s %s: %v", method, path, err)
 			}
-			documented[strings.ToUpper(method)+" "+path] = op{public: o.Security != nil && len(*o.Security) == 0, scope: o.Scope}
+			device := o.Security != nil && len(*o.Security) == 1
+			if device {
+				_, device = (*o.Security)[0]["deviceCredential"]
+			}
+			documented[strings.ToUpper(method)+" "+path] = op{public: o.Security != nil && len(*o.Security) == 0, device: device, scope: o.Scope}
 		}
 	}
 	ts := newTestServer(t)
 	registered := map[string]op{}
 	for _, rt := range ts.srv.routes {
-		registered[rt.method+" "+rt.path] = op{public: rt.public, scope: string(rt.scope)}
+		registered[rt.method+" "+rt.path] = op{public: rt.public, device: rt.handleDevice != nil, scope: string(rt.scope)}
 	}
 	for k, want := range registered {
 		got, ok := documented[k]
@@ -81,6 +86,11 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	for _, s := range api.AllScopes {
 		if !strings.Contains(string(raw), string(s)) {
 			t.Errorf("scope %s is not in openapi.yaml", s)
+		}
+	}
+	for _, r := range api.AllRejectReasons {
+		if !strings.Contains(string(raw), string(r)) {
+			t.Errorf("reject reason %s is not in openapi.yaml", r)
 		}
 	}
 }

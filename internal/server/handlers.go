@@ -117,10 +117,10 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, calle
 
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller store.Token) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "from", "to", "user", "status", "limit", "cursor"); err != nil {
+	if err := onlyParams(q, "from", "to", "user", "device", "status", "limit", "cursor"); err != nil {
 		return err
 	}
-	f := store.AuditFilter{AccountID: caller.AccountID, UserID: q.Get("user"), Cursor: q.Get("cursor")}
+	f := store.AuditFilter{AccountID: caller.AccountID, UserID: q.Get("user"), DeviceID: q.Get("device"), Cursor: q.Get("cursor")}
 	var err error
 	if f.From, err = queryTime(q, "from"); err != nil {
 		return err
@@ -151,7 +151,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller stor
 	out := api.AuditPage{Entries: make([]api.AuditEntry, len(page.Entries)), NextCursor: page.NextCursor}
 	for i, e := range page.Entries {
 		out.Entries[i] = api.AuditEntry{Time: e.Time, RequestID: e.RequestID, AccountID: e.AccountID, UserID: e.UserID,
-			TokenID: e.TokenID, Method: e.Method, Route: e.Route, Status: e.Status, LatencyUS: e.Latency.Microseconds(),
+			TokenID: e.TokenID, DeviceID: e.DeviceID, Method: e.Method, Route: e.Route, Status: e.Status, LatencyUS: e.Latency.Microseconds(),
 			SourceIP: e.SourceIP, ErrorCode: api.Code(e.ErrorCode)}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -49,6 +49,7 @@ func problemFor(err error) *problemError {
 	var se *ScopeError
 	var re *RateLimitError
 	var mbe *http.MaxBytesError
+	var rj *RejectError
 	switch {
 	case errors.As(err, &pe):
 		return pe
@@ -70,8 +71,14 @@ func problemFor(err error) *problemError {
 			headers: map[string]string{"Retry-After": strconv.Itoa(max(secs, 1))}}
 	case errors.As(err, &mbe):
 		return newProblemError(api.CodePayloadTooLarge, fmt.Sprintf("the request body is over %d bytes", mbe.Limit))
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.As(err, &rj):
+		p := api.NewProblem(rj.Code, rj.Err.Error())
+		p.Reason = rj.Reason
+		return &problemError{problem: p}
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidDeviceCredential):
 		return unauthenticated(api.CodeUnauthenticated, err.Error())
+	case errors.Is(err, store.ErrDecommissioned):
+		return newProblemError(api.CodeDeviceDecommissioned, "the device was decommissioned")
 	case errors.Is(err, auth.ErrTokenExpired):
 		return unauthenticated(api.CodeTokenExpired, "the token has expired: log in again or create a new token")
 	case errors.Is(err, auth.ErrTokenRevoked):

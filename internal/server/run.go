@@ -26,6 +26,9 @@ const (
 	DatabaseFile  = "smartx.db"
 	MasterKeyFile = "master.key"
 	TLSDir        = "tls"
+	// UploadsDir holds uploads while they are verified and stored; files left there by a crash
+	// are removed at start.
+	UploadsDir = "uploads"
 )
 
 // ErrPostgresUnavailable is returned for a postgres:// database URL.
@@ -94,6 +97,12 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.UploadDir == "" {
+		cfg.UploadDir = filepath.Join(filepath.Dir(path), UploadsDir)
+		if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create uploads directory: %w", err)
+		}
+	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err
@@ -105,6 +114,20 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 		return nil, err
 	}
 	return svc, nil
+}
+
+// cleanUploads removes the uploads a crashed server left behind. An upload is only acknowledged
+// once stored, so none is needed; only files over an hour old go, as another process sharing
+// the data directory may be receiving the younger ones.
+func cleanUploads(dir string, now time.Time, log *slog.Logger) {
+	leftovers, _ := filepath.Glob(filepath.Join(dir, uploadPattern))
+	for _, f := range leftovers {
+		if fi, err := os.Stat(f); err == nil && now.Sub(fi.ModTime()) > time.Hour {
+			if err := os.Remove(f); err != nil {
+				log.Warn("could not remove a stale upload", "path", f, "err", err)
+			}
+		}
+	}
 }
 
 // masterKey finds the master key as DataDir documents.
@@ -234,6 +257,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	cleanUploads(svc.uploadDir, time.Now(), log)
 	defer func() {
 		if cerr := svc.Close(); cerr != nil && err == nil {
 			err = cerr

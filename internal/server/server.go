@@ -1,10 +1,12 @@
 // Package server is the smartx reference platform server: the HTTPS API that devices, the
 // smartx client and analysts talk to, and the operator's view of its data directory.
 //
-// Service holds the logic (accounts, users, logins, tokens) over a store.Store and the
-// envelope keyring; Server exposes it as the API described by docs/api/openapi.yaml, with
-// authentication, per-route scopes, problem details, the audit log and its retention; Run puts
-// it on the network with TLS, as `smartx server` does.
+// Service holds the logic (accounts, users, logins, tokens, sites, devices and their keys and
+// credentials, the ingest of data files, device status, readings) over a store.Store and the
+// envelope keyring; Server exposes it as the API described by docs/api/openapi.yaml (docs/api.md
+// tells the story), with authentication of users and devices, per-route scopes and site
+// restrictions, problem details, streamed exports, the audit log and its retention; Run puts it
+// on the network with TLS, as `smartx server` does.
 package server
 
 import (
@@ -111,6 +113,8 @@ type route struct {
 	public bool      // no token needed
 	scope  api.Scope // needed scope; "" for any valid token
 	handle func(w http.ResponseWriter, r *http.Request, caller store.Token) error
+	// handleDevice, instead of handle, serves a device authenticated by its upload credential.
+	handleDevice func(w http.ResponseWriter, r *http.Request, u *uploader) error
 }
 
 func (s *Server) routeTable() []route {
@@ -124,6 +128,26 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: api.PathTokens + "/{id}", scope: api.ScopeTokensWrite, handle: s.handleGetToken},
 		{method: http.MethodDelete, path: api.PathTokens + "/{id}", scope: api.ScopeTokensWrite, handle: s.handleRevokeToken},
 		{method: http.MethodGet, path: api.PathAudit, scope: api.ScopeAdmin, handle: s.handleAudit},
+
+		{method: http.MethodPost, path: api.PathSites, scope: api.ScopeDevicesWrite, handle: s.handleCreateSite},
+		{method: http.MethodGet, path: api.PathSites, handle: s.handleListSites},
+		{method: http.MethodGet, path: api.PathSites + "/{id}", handle: s.handleGetSite},
+		{method: http.MethodPatch, path: api.PathSites + "/{id}", scope: api.ScopeDevicesWrite, handle: s.handleUpdateSite},
+		{method: http.MethodDelete, path: api.PathSites + "/{id}", scope: api.ScopeDevicesWrite, handle: s.handleDeleteSite},
+
+		{method: http.MethodPost, path: api.PathDevices, scope: api.ScopeDevicesWrite, handle: s.handleCreateDevice},
+		{method: http.MethodGet, path: api.PathDevices, scope: api.ScopeDevicesRead, handle: s.handleListDevices},
+		{method: http.MethodGet, path: api.PathDevices + "/{id}", scope: api.ScopeDevicesRead, handle: s.handleGetDevice},
+		{method: http.MethodDelete, path: api.PathDevices + "/{id}", scope: api.ScopeDevicesWrite, handle: s.handleDecommissionDevice},
+		{method: http.MethodPost, path: api.PathDevices + "/{id}/credential", scope: api.ScopeDevicesWrite, handle: s.handleNewCredential},
+		{method: http.MethodGet, path: api.PathDevices + "/{id}/key", scope: api.ScopeDevicesKeys, handle: s.handleDeviceKeys},
+		{method: http.MethodPost, path: api.PathDevices + "/{id}/rotate-key", scope: api.ScopeDevicesKeys, handle: s.handleRotateKey},
+		{method: http.MethodGet, path: api.PathDevices + "/{id}/status", scope: api.ScopeDevicesRead, handle: s.handleDeviceStatus},
+
+		{method: http.MethodPost, path: api.PathIngest, handleDevice: s.handleIngest},
+		{method: http.MethodPost, path: api.PathIngestLosses, handleDevice: s.handleReportLosses},
+
+		{method: http.MethodGet, path: api.PathReadings, scope: api.ScopeReadingsRead, handle: s.handleReadings},
 	}
 }
 
@@ -134,6 +158,7 @@ type requestInfo struct {
 	accountID string
 	userID    string
 	tokenID   string
+	deviceID  string
 	errCode   api.Code
 }
 
@@ -187,7 +212,8 @@ func (s *Server) Handler() http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if v == http.ErrAbortHandler { // a stream cut on purpose: log it, then let it cut
+					s.record(r, ri, sw.status, start)
 					panic(v)
 				}
 				s.log.Error("handler panicked", "request_id", ri.id, "route", ri.route, "panic", fmt.Sprint(v))
@@ -244,6 +270,23 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := infoFrom(r.Context())
 		ri.route = pattern
+		if rt.handleDevice != nil {
+			secret, ok := bearerToken(r)
+			if !ok {
+				s.fail(w, r, unauthenticated(api.CodeUnauthenticated, "send the device's upload credential in the Authorization header: Bearer sxd_..."))
+				return
+			}
+			u, err := s.svc.devices.verify(r.Context(), secret)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			ri.accountID, ri.deviceID = u.accountID, u.id
+			if err := rt.handleDevice(w, r, u); err != nil {
+				s.fail(w, r, err)
+			}
+			return
+		}
 		var caller store.Token
 		if !rt.public {
 			secret, ok := bearerToken(r)
@@ -308,7 +351,7 @@ func (s *Server) record(r *http.Request, ri *requestInfo, status int, start time
 		status = http.StatusOK
 	}
 	s.audit.add(store.AuditEntry{
-		Time: start.UTC(), RequestID: ri.id, AccountID: ri.accountID, UserID: ri.userID, TokenID: ri.tokenID,
+		Time: start.UTC(), RequestID: ri.id, AccountID: ri.accountID, UserID: ri.userID, TokenID: ri.tokenID, DeviceID: ri.deviceID,
 		Method: r.Method, Route: ri.route, Status: status, Latency: s.now().Sub(start), SourceIP: sourceIP(r),
 		ErrorCode: string(ri.errCode),
 	})

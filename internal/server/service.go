@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,20 +32,26 @@ type ServiceConfig struct {
 	PasswordParams *auth.PasswordParams
 	// LoginLimits defaults to DefaultLoginLimits.
 	LoginLimits *LoginLimits
+	// UploadDir is where uploads too large to keep in memory wait while they are verified and
+	// stored (OpenService uses <data dir>/uploads; default: the system's temporary directory).
+	UploadDir string
 }
 
 // Service is the platform's logic behind the API and the operator's commands: accounts, users,
-// logins and tokens. It owns the store it was given and closes it.
+// logins, tokens, sites, devices, ingest and readings. It owns the store it was given and
+// closes it.
 type Service struct {
-	st      store.Store
-	keys    *auth.Keyring
-	tokens  *auth.TokenService
-	hasher  *auth.PasswordHasher
-	policy  *auth.PasswordPolicy
-	limiter *loginLimiter
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
+	st        store.Store
+	keys      *auth.Keyring
+	tokens    *auth.TokenService
+	devices   *deviceAuth
+	uploadDir string
+	hasher    *auth.PasswordHasher
+	policy    *auth.PasswordPolicy
+	limiter   *loginLimiter
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
 }
 
 // NewService checks the master key against the store and returns the service.
@@ -75,16 +82,21 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	if err := keys.CheckMaster(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.UploadDir == "" {
+		cfg.UploadDir = os.TempDir()
+	}
 	return &Service{
-		st:      cfg.Store,
-		keys:    keys,
-		tokens:  auth.NewTokenService(keys, cfg.Store, cfg.Rand, cfg.Now),
-		hasher:  hasher,
-		policy:  auth.NewPasswordPolicy(),
-		limiter: newLoginLimiter(limits),
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		rand:    cfg.Rand,
+		st:        cfg.Store,
+		keys:      keys,
+		tokens:    auth.NewTokenService(keys, cfg.Store, cfg.Rand, cfg.Now),
+		devices:   newDeviceAuth(cfg.Store, keys),
+		uploadDir: cfg.UploadDir,
+		hasher:    hasher,
+		policy:    auth.NewPasswordPolicy(),
+		limiter:   newLoginLimiter(limits),
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		rand:      cfg.Rand,
 	}, nil
 }
 
@@ -130,6 +142,7 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 		return err
 	}
 	s.tokens.Invalidate()
+	s.devices.invalidate()
 	return nil
 }
 

@@ -77,7 +77,7 @@ func TestPlainHTTPGetsNothingUseful(t *testing.T) {
 }
 
 // TestNoSecretsInDatabaseFiles reads the raw database and its WAL and finds no password, token
-// secret, data key or token key there, in any usual encoding.
+// secret, data key, token key, device key or device credential there, in any usual encoding.
 func TestNoSecretsInDatabaseFiles(t *testing.T) {
 	ts := newTestServer(t)
 	ctx := context.Background()
@@ -85,7 +85,14 @@ func TestNoSecretsInDatabaseFiles(t *testing.T) {
 	owner := ts.person(acc, "own@example.com", api.RoleOwner)
 	tok := ts.mint(owner, api.ScopeReadingsRead)
 	ts.do("GET", api.PathWhoAmI, tok.Secret, nil)
+	site := ts.site(owner.session, "Plant", "")
+	dev := ts.provision(owner.session, site.ID, "SX-00042")
+	resp, body := ts.do("POST", api.PathDevices+"/"+dev.Device.ID+"/rotate-key", owner.session, nil)
+	rotated := decode[api.RotatedKey](t, resp, body, 200)
+	ts.uploadAll(dev.Credential, deviceFiles(t, dev, testGenerator(t, genStart, time.Minute, time.Hour, false), time.Hour))
 	ts.srv.FlushAudit(ctx)
+	deviceKey, _ := hex.DecodeString(dev.Key.Key)
+	rotatedKey, _ := hex.DecodeString(rotated.Key.Key)
 	dataKey, err := ts.svc.keys.DataKey(ctx, acc.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -96,15 +103,20 @@ func TestNoSecretsInDatabaseFiles(t *testing.T) {
 	}
 	master := masterOf(t, ts)
 	secrets := map[string][]byte{
-		"password":      []byte(owner.password),
-		"API token":     []byte(tok.Secret),
-		"session token": []byte(owner.session),
-		"token body":    []byte(tok.Secret[len(tok.Secret)-40:]),
-		"data key":      dataKey[:],
-		"token key":     tokenKey[:],
-		"master key":    master[:],
+		"password":                 []byte(owner.password),
+		"API token":                []byte(tok.Secret),
+		"session token":            []byte(owner.session),
+		"token body":               []byte(tok.Secret[len(tok.Secret)-40:]),
+		"data key":                 dataKey[:],
+		"token key":                tokenKey[:],
+		"master key":               master[:],
+		"device credential":        []byte(dev.Credential),
+		"device credential secret": []byte(dev.Credential[len(dev.Credential)-43:]),
+		"device key":               deviceKey,
+		"rotated device key":       rotatedKey,
 	}
-	for name, s := range map[string][]byte{"data key": dataKey[:], "token key": tokenKey[:], "master key": master[:]} {
+	for name, s := range map[string][]byte{"data key": dataKey[:], "token key": tokenKey[:], "master key": master[:],
+		"device key": deviceKey, "rotated device key": rotatedKey} {
 		secrets[name+" (hex)"] = []byte(hex.EncodeToString(s))
 		secrets[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString(s))
 	}

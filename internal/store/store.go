@@ -8,12 +8,12 @@
 // same transaction. Methods that read or change an account's resources take the account id, so
 // a caller cannot reach another account's rows by guessing an id: it gets ErrNotFound.
 //
-// The next part of the platform (sites, devices, data files, readings) adds its own interfaces
-// beside these (SiteStore, DeviceStore, FileStore, ReadingStore), its tables in new numbered
-// migrations with foreign keys to accounts ON DELETE CASCADE, and embeds the interfaces in
-// Store. Readings arrive in batches of thousands (AppendReadings(ctx, deviceID, []Reading) in
-// one transaction) and leave as a stream (a callback or iter.Seq2 over a cursor), never as a
-// slice of everything.
+// Sites, devices, data files and readings have their own interfaces (SiteStore, DeviceStore,
+// FileStore, ReadingStore). Readings arrive a data file at a time (StoreFile: the file record,
+// its readings and the device's totals in one transaction) and leave as a stream of compact
+// per-channel segments (ScanSegments, a callback), never as a slice of everything. A segment
+// holds the readings of one channel of one file, encoded by AppendSegment; see
+// docs/api.md for why readings are not stored one row each.
 package store
 
 import (
@@ -100,6 +100,7 @@ type AuditEntry struct {
 	AccountID string
 	UserID    string
 	TokenID   string
+	DeviceID  string // set for requests authenticated with a device's upload credential
 	Method    string
 	Route     string
 	Status    int
@@ -113,6 +114,7 @@ type AuditFilter struct {
 	AccountID string    // required
 	From, To  time.Time // From inclusive, To exclusive; zero for no bound
 	UserID    string
+	DeviceID  string
 	Status    int // exact status, 0 for any
 	// StatusClass selects 2 for 2xx, 4 for 4xx...; 0 for any.
 	StatusClass int
@@ -132,8 +134,8 @@ type AccountStore interface {
 	Account(ctx context.Context, id string) (Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
 	// DeleteAccount deletes the account and, in the same transaction, everything it owns:
-	// users, tokens, token keys, audit entries (and, later, sites, devices and readings). It
-	// advances the revocation epoch.
+	// users, tokens, token keys, audit entries, sites, devices, device keys, data files,
+	// readings and loss reports. It advances the revocation epoch.
 	DeleteAccount(ctx context.Context, id string) error
 }
 
@@ -213,5 +215,9 @@ type Store interface {
 	TokenKeyStore
 	AuditStore
 	MetaStore
+	SiteStore
+	DeviceStore
+	FileStore
+	ReadingStore
 	Close() error
 }

@@ -3,9 +3,10 @@
 //
 // The database runs in WAL mode with synchronous=NORMAL: a commit is durable against a crash of
 // the process, and the database stays consistent across a power loss, which may at worst lose
-// the transactions committed since the last checkpoint. For an audit log and token records that
-// is the right trade for an order of magnitude more write throughput than synchronous=FULL (the
-// readings ingest of the next part depends on it). Foreign keys are on, so deleting an account
+// the transactions committed since the last checkpoint. For an audit log, token records and
+// readings that is the right trade for an order of magnitude more write throughput than
+// synchronous=FULL: the readings ingest depends on it, and what a device was told is stored
+// survives any crash of the server process (docs/security.md, "Storage durability"). Foreign keys are on, so deleting an account
 // cascades to everything it owns; a busy timeout lets the server and the operator's offline
 // commands share the file.
 //
@@ -44,6 +45,8 @@ type Store struct {
 
 	epochStmt *sql.Stmt
 	tokenStmt *sql.Stmt
+	fileStmt  *sql.Stmt
+	ingest    ingestStmts
 
 	// epochFile grows by one byte after every commit that advances the revocation epoch, by
 	// any process. Its size is a signal a stat(2) can read in a microsecond, where a query costs
@@ -91,6 +94,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if s.epochStmt, err = r.PrepareContext(ctx, `SELECT epoch FROM revocation_epoch WHERE id = 1`); err == nil {
 		s.tokenStmt, err = r.PrepareContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`)
 	}
+	if err == nil {
+		s.fileStmt, err = r.PrepareContext(ctx, `SELECT `+fileColumns+` FROM data_files f WHERE f.device_id = ? AND f.sequence = ?
+			AND EXISTS (SELECT 1 FROM devices d WHERE d.id = f.device_id AND d.account_id = ?)`)
+	}
+	if err == nil {
+		err = s.prepareIngest(ctx)
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -100,8 +110,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	var errs []error
-	for _, st := range []*sql.Stmt{s.epochStmt, s.tokenStmt} {
+	errs := []error{s.ingest.close()}
+	for _, st := range []*sql.Stmt{s.epochStmt, s.tokenStmt, s.fileStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

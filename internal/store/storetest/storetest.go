@@ -34,6 +34,11 @@ func Run(t *testing.T, open Open) {
 		{"audit purge", testAuditPurge},
 		{"account deletion cascades", testDeleteAccount},
 		{"meta", testMeta},
+		{"sites", testSites},
+		{"devices", testDevices},
+		{"data files and losses", testFiles},
+		{"readings segments", testSegments},
+		{"account deletion cascades to devices and readings", testDeleteAccountDevices},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,6 +356,16 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 	_, err = s.ListAudit(ctx, store.AuditFilter{AccountID: f.acc.ID, Cursor: "garbage"})
 	wantErr(t, err, store.ErrInvalidCursor)
+
+	// Requests of a device name it.
+	upload := auditEntry(f.acc.ID, "", base.Add(3*time.Minute), 201)
+	upload.TokenID, upload.DeviceID, upload.Route = "", "dev_aaaaaaaaaaaaaaaa", "POST /v1/ingest"
+	must(t, s.AppendAudit(ctx, []store.AuditEntry{upload}))
+	page, err = s.ListAudit(ctx, store.AuditFilter{AccountID: f.acc.ID, DeviceID: "dev_aaaaaaaaaaaaaaaa"})
+	must(t, err)
+	if len(page.Entries) != 1 || page.Entries[0].DeviceID != "dev_aaaaaaaaaaaaaaaa" || page.Entries[0].RequestID != upload.RequestID {
+		t.Fatalf("device filter: %+v", page.Entries)
+	}
 }
 
 func testAuditPagination(t *testing.T, s store.Store) {

@@ -1,0 +1,459 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // site time zones validate and bucket the same on every machine
+
+	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/auth"
+	"github.com/smart-impulse/smartx/internal/store"
+)
+
+// siteForbidden is the answer to a token restricted to other sites of the account.
+func siteForbidden(detail string) error {
+	return newProblemError(api.CodeSiteForbidden, detail)
+}
+
+// allowsSite reports whether the caller's token covers the site.
+func allowsSite(caller store.Token, siteID string) bool {
+	return len(caller.Sites) == 0 || slices.Contains(caller.Sites, siteID)
+}
+
+// siteRestriction returns the sites a listing is limited to: nil for every site.
+func siteRestriction(caller store.Token) []string {
+	if len(caller.Sites) == 0 {
+		return nil
+	}
+	return slices.Clone(caller.Sites)
+}
+
+// loadZone checks an IANA time zone name ("" means UTC).
+func loadZone(name string) (*time.Location, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "UTC"
+	}
+	if name == "Local" || len(name) > 64 {
+		return nil, "", invalid("time_zone", "%q is not an IANA time zone name such as Europe/Paris", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, "", invalid("time_zone", "%q is not an IANA time zone name such as Europe/Paris", name)
+	}
+	return loc, name, nil
+}
+
+// checkOptionalText is checkText for a field that may be empty.
+func checkOptionalText(field, s string, maxBytes int) error {
+	if s == "" {
+		return nil
+	}
+	return checkText(field, s, maxBytes)
+}
+
+// CreateSite creates a site. A token restricted to sites cannot create one: the new site would
+// be outside its restriction.
+func (s *Service) CreateSite(ctx context.Context, caller store.Token, req api.CreateSiteRequest) (store.Site, error) {
+	if len(caller.Sites) > 0 {
+		return store.Site{}, siteForbidden("the token is restricted to some sites: it cannot create sites")
+	}
+	name, address := strings.TrimSpace(req.Name), strings.TrimSpace(req.Address)
+	if err := checkText("name", name, api.MaxSiteNameBytes); err != nil {
+		return store.Site{}, err
+	}
+	if err := checkOptionalText("address", address, api.MaxSiteAddressBytes); err != nil {
+		return store.Site{}, err
+	}
+	_, zone, err := loadZone(req.TimeZone)
+	if err != nil {
+		return store.Site{}, err
+	}
+	id, err := s.newID(api.PrefixSite)
+	if err != nil {
+		return store.Site{}, err
+	}
+	now := s.nowUTC()
+	site := store.Site{ID: id, AccountID: caller.AccountID, Name: name, Address: address, TimeZone: zone, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.CreateSite(ctx, site); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Site{}, newProblemError(api.CodeConflict, fmt.Sprintf("a site named %q already exists in this account", name))
+		}
+		return store.Site{}, err
+	}
+	return site, nil
+}
+
+// Sites lists the sites the caller's token covers, or the one called name.
+func (s *Service) Sites(ctx context.Context, caller store.Token, name string) ([]store.Site, error) {
+	return s.st.ListSites(ctx, store.SiteFilter{AccountID: caller.AccountID, Name: name, IDs: siteRestriction(caller)})
+}
+
+// Site returns a site of the caller's account: 404 when there is none, 403 site_forbidden when
+// the token does not cover it.
+func (s *Service) Site(ctx context.Context, caller store.Token, id string) (store.Site, error) {
+	if !store.ValidID(id, api.PrefixSite) {
+		return store.Site{}, fmt.Errorf("site %q: %w", id, store.ErrNotFound)
+	}
+	site, err := s.st.Site(ctx, caller.AccountID, id)
+	if err != nil {
+		return store.Site{}, err
+	}
+	if !allowsSite(caller, id) {
+		return store.Site{}, siteForbidden(fmt.Sprintf("the token is not valid for site %s", id))
+	}
+	return site, nil
+}
+
+// UpdateSite changes a site's name, address or time zone.
+func (s *Service) UpdateSite(ctx context.Context, caller store.Token, id string, req api.UpdateSiteRequest) (store.Site, error) {
+	site, err := s.Site(ctx, caller, id)
+	if err != nil {
+		return store.Site{}, err
+	}
+	if req.Name != nil {
+		site.Name = strings.TrimSpace(*req.Name)
+		if err := checkText("name", site.Name, api.MaxSiteNameBytes); err != nil {
+			return store.Site{}, err
+		}
+	}
+	if req.Address != nil {
+		site.Address = strings.TrimSpace(*req.Address)
+		if err := checkOptionalText("address", site.Address, api.MaxSiteAddressBytes); err != nil {
+			return store.Site{}, err
+		}
+	}
+	if req.TimeZone != nil {
+		if _, site.TimeZone, err = loadZone(*req.TimeZone); err != nil {
+			return store.Site{}, err
+		}
+	}
+	site.UpdatedAt = s.nowUTC()
+	if err := s.st.UpdateSite(ctx, site); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Site{}, newProblemError(api.CodeConflict, fmt.Sprintf("a site named %q already exists in this account", site.Name))
+		}
+		return store.Site{}, err
+	}
+	return site, nil
+}
+
+// DeleteSite deletes a site without devices in service, and with it its decommissioned devices
+// and their readings.
+func (s *Service) DeleteSite(ctx context.Context, caller store.Token, id string) error {
+	if _, err := s.Site(ctx, caller, id); err != nil {
+		return err
+	}
+	err := s.st.DeleteSite(ctx, caller.AccountID, id)
+	var sne *store.SiteNotEmptyError
+	if errors.As(err, &sne) {
+		return newProblemError(api.CodeSiteNotEmpty,
+			fmt.Sprintf("the site still has %d device(s) in service: decommission them first (DELETE /v1/devices/{id})", sne.Devices))
+	}
+	return err
+}
+
+// checkSerial applies the data file format's rule: 1 to 64 printable ASCII characters, no
+// space, so the serial can be matched with the header of every file the device writes.
+func checkSerial(serial string) error {
+	if serial == "" || len(serial) > api.MaxSerialBytes {
+		return invalid("serial", "must have 1 to %d characters", api.MaxSerialBytes)
+	}
+	for i := range len(serial) {
+		if serial[i] < 0x21 || serial[i] > 0x7e {
+			return invalid("serial", "must be printable ASCII without spaces, such as SX-00042")
+		}
+	}
+	return nil
+}
+
+// normalizeNetwork checks the shape of a device's network settings: each field parses as what
+// it claims to be. Whether the settings work on site is for `smartx preflight` to tell.
+func normalizeNetwork(n *api.NetworkSettings) (api.NetworkSettings, error) {
+	if n == nil {
+		return api.NetworkSettings{Mode: api.NetworkDHCP}, nil
+	}
+	out := *n
+	out.DNS = slices.Clone(n.DNS)
+	switch out.Mode {
+	case api.NetworkDHCP:
+		if out.Address != "" || out.Gateway != "" {
+			return out, invalid("network.mode", "dhcp takes no address or gateway: use static")
+		}
+	case api.NetworkStatic:
+		p, err := netip.ParsePrefix(out.Address)
+		if err != nil {
+			return out, invalid("network.address", "must be an address with its prefix length, such as 192.0.2.10/24")
+		}
+		out.Address = p.String()
+		if out.Gateway != "" {
+			a, err := netip.ParseAddr(out.Gateway)
+			if err != nil {
+				return out, invalid("network.gateway", "must be an IP address")
+			}
+			out.Gateway = a.String()
+		}
+	default:
+		return out, invalid("network.mode", "must be dhcp or static")
+	}
+	if len(out.DNS) > 4 {
+		return out, invalid("network.dns", "at most 4 name servers")
+	}
+	for i, d := range out.DNS {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return out, invalid(fmt.Sprintf("network.dns[%d]", i), "must be an IP address")
+		}
+		out.DNS[i] = a.String()
+	}
+	if out.Proxy != "" {
+		u, err := url.Parse(out.Proxy)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(out.Proxy) > 500 {
+			return out, invalid("network.proxy", "must be an http:// or https:// URL, such as http://proxy.example.com:3128")
+		}
+	}
+	if out.NTP != "" && !validHost(out.NTP) {
+		return out, invalid("network.ntp", "must be a host name or an IP address")
+	}
+	return out, nil
+}
+
+// validHost accepts an IP address or a DNS name (letters, digits, hyphens, dots).
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if len(h) > 253 || h == "" {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ProvisionedDevice is a new device with its first key and upload credential, which are shown
+// once.
+type ProvisionedDevice struct {
+	Device     store.Device
+	Key        []byte
+	KeyID      uint32
+	Credential string
+}
+
+// CreateDevice registers a device at a site: it draws its key (key id 1) and upload credential.
+func (s *Service) CreateDevice(ctx context.Context, caller store.Token, req api.CreateDeviceRequest) (ProvisionedDevice, error) {
+	serial := strings.TrimSpace(req.Serial)
+	if err := checkSerial(serial); err != nil {
+		return ProvisionedDevice{}, err
+	}
+	if !store.ValidID(req.SiteID, api.PrefixSite) {
+		return ProvisionedDevice{}, invalid("site_id", "must be a site id (%s...)", api.PrefixSite)
+	}
+	network, err := normalizeNetwork(req.Network)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	if _, err := s.Site(ctx, caller, req.SiteID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ProvisionedDevice{}, invalid("site_id", "no site %s in this account", req.SiteID)
+		}
+		return ProvisionedDevice{}, err
+	}
+	netJSON, err := json.Marshal(network)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	id, err := s.newID(api.PrefixDevice)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	key, err := auth.NewKey(s.rand)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	const firstKeyID = 1
+	sealed, err := s.keys.SealForAccount(ctx, caller.AccountID, deviceKeyPurpose(id, firstKeyID), key[:])
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	secret, salt, hash, err := newCredential(id, s.rand)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	now := s.nowUTC()
+	d := store.Device{ID: id, AccountID: caller.AccountID, SiteID: req.SiteID, Serial: serial, Network: netJSON,
+		CredentialSalt: salt, CredentialHash: hash, CreatedAt: now, UpdatedAt: now}
+	d.Stats.CurrentKeyID = firstKeyID
+	if err := s.st.CreateDevice(ctx, d, store.DeviceKey{DeviceID: id, KeyID: firstKeyID, SealedKey: sealed, CreatedAt: now}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return ProvisionedDevice{}, newProblemError(api.CodeConflict,
+				fmt.Sprintf("a device with serial %s is already in service in this account", serial))
+		}
+		return ProvisionedDevice{}, err
+	}
+	return ProvisionedDevice{Device: d, Key: key[:], KeyID: firstKeyID, Credential: secret}, nil
+}
+
+// Devices lists the devices the caller's token covers, filtered by site and serial.
+func (s *Service) Devices(ctx context.Context, caller store.Token, siteID, serial string, withDecommissioned bool) ([]store.Device, error) {
+	if siteID != "" {
+		if _, err := s.Site(ctx, caller, siteID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return []store.Device{}, nil
+			}
+			return nil, err
+		}
+	}
+	return s.st.ListDevices(ctx, store.DeviceFilter{AccountID: caller.AccountID, SiteID: siteID, Serial: serial,
+		SiteIDs: siteRestriction(caller), IncludeDecommissioned: withDecommissioned})
+}
+
+// Device returns a device of the caller's account (decommissioned or not): 404 when there is
+// none, 403 site_forbidden when the token does not cover its site.
+func (s *Service) Device(ctx context.Context, caller store.Token, id string) (store.Device, error) {
+	if !store.ValidID(id, api.PrefixDevice) {
+		return store.Device{}, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
+	}
+	d, err := s.st.Device(ctx, caller.AccountID, id)
+	if err != nil {
+		return store.Device{}, err
+	}
+	if !allowsSite(caller, d.SiteID) {
+		return store.Device{}, siteForbidden(fmt.Sprintf("the token is not valid for the site of device %s", id))
+	}
+	return d, nil
+}
+
+// decommissioned is the answer to a change of a decommissioned device.
+func decommissioned(id string) error {
+	return newProblemError(api.CodeDeviceDecommissioned, fmt.Sprintf("device %s was decommissioned: register the hardware again as a new device", id))
+}
+
+// DecommissionDevice takes a device out of service: its credential stops working at once, its
+// serial is free for a new registration, its files and readings stay until its site or account
+// is deleted.
+func (s *Service) DecommissionDevice(ctx context.Context, caller store.Token, id string) (store.Device, error) {
+	if _, err := s.Device(ctx, caller, id); err != nil {
+		return store.Device{}, err
+	}
+	if err := s.st.DecommissionDevice(ctx, caller.AccountID, id, s.nowUTC()); err != nil {
+		return store.Device{}, err
+	}
+	s.devices.invalidate()
+	return s.st.Device(ctx, caller.AccountID, id)
+}
+
+// NewDeviceCredential replaces a device's upload credential (provisioning it again); the old
+// one stops working at once.
+func (s *Service) NewDeviceCredential(ctx context.Context, caller store.Token, id string) (string, time.Time, error) {
+	d, err := s.Device(ctx, caller, id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if d.Decommissioned() {
+		return "", time.Time{}, decommissioned(id)
+	}
+	secret, salt, hash, err := newCredential(id, s.rand)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.nowUTC()
+	if err := s.st.SetDeviceCredential(ctx, caller.AccountID, id, salt, hash, now); err != nil {
+		if errors.Is(err, store.ErrDecommissioned) {
+			return "", time.Time{}, decommissioned(id)
+		}
+		return "", time.Time{}, err
+	}
+	s.devices.invalidate()
+	return secret, now, nil
+}
+
+// PlainDeviceKey is a device key in clear, for the few who may see it.
+type PlainDeviceKey struct {
+	KeyID     uint32
+	Key       []byte
+	CreatedAt time.Time
+}
+
+// DeviceKeys returns every key of a device in clear, for support engineers decoding its files.
+// Each fetch is logged at WARN level with who made it, besides the audit log.
+func (s *Service) DeviceKeys(ctx context.Context, caller store.Token, id string) (store.Device, []PlainDeviceKey, error) {
+	d, err := s.Device(ctx, caller, id)
+	if err != nil {
+		return store.Device{}, nil, err
+	}
+	sealed, err := s.st.DeviceKeys(ctx, caller.AccountID, id)
+	if err != nil {
+		return store.Device{}, nil, err
+	}
+	out := make([]PlainDeviceKey, len(sealed))
+	for i, sk := range sealed {
+		plain, err := s.keys.OpenForAccount(ctx, caller.AccountID, deviceKeyPurpose(id, sk.KeyID), sk.SealedKey)
+		if err != nil {
+			return store.Device{}, nil, fmt.Errorf("unseal key %d of device %s: %w", sk.KeyID, id, err)
+		}
+		out[i] = PlainDeviceKey{KeyID: sk.KeyID, Key: plain, CreatedAt: sk.CreatedAt}
+	}
+	s.log.Warn("device keys fetched", "account", caller.AccountID, "device", id, "serial", d.Serial,
+		"user", caller.UserID, "token", caller.ID, "keys", len(out))
+	return d, out, nil
+}
+
+// RotateDeviceKey gives a device a new key (the highest key id plus one), returned in clear
+// once. Older keys are kept: files written under them still ingest and decode.
+func (s *Service) RotateDeviceKey(ctx context.Context, caller store.Token, id string) (PlainDeviceKey, error) {
+	d, err := s.Device(ctx, caller, id)
+	if err != nil {
+		return PlainDeviceKey{}, err
+	}
+	if d.Decommissioned() {
+		return PlainDeviceKey{}, decommissioned(id)
+	}
+	key, err := auth.NewKey(s.rand)
+	if err != nil {
+		return PlainDeviceKey{}, err
+	}
+	// Two rotations at once both pick the same id; the loser retries with the next one.
+	for range 5 {
+		keys, err := s.st.DeviceKeys(ctx, caller.AccountID, id)
+		if err != nil {
+			return PlainDeviceKey{}, err
+		}
+		next := keys[len(keys)-1].KeyID + 1
+		sealed, err := s.keys.SealForAccount(ctx, caller.AccountID, deviceKeyPurpose(id, next), key[:])
+		if err != nil {
+			return PlainDeviceKey{}, err
+		}
+		now := s.nowUTC()
+		err = s.st.CreateDeviceKey(ctx, caller.AccountID, store.DeviceKey{DeviceID: id, KeyID: next, SealedKey: sealed, CreatedAt: now})
+		switch {
+		case err == nil:
+			s.log.Info("device key rotated", "account", caller.AccountID, "device", id, "key_id", next, "user", caller.UserID, "token", caller.ID)
+			return PlainDeviceKey{KeyID: next, Key: key[:], CreatedAt: now}, nil
+		case errors.Is(err, store.ErrDecommissioned):
+			return PlainDeviceKey{}, decommissioned(id)
+		case !errors.Is(err, store.ErrConflict):
+			return PlainDeviceKey{}, err
+		}
+	}
+	return PlainDeviceKey{}, newProblemError(api.CodeConflict, "the key was rotated concurrently: try again")
+}
+
+// hexKey renders a device key as the 64 hexadecimal characters `smartx decode --key` takes.
+func hexKey(k []byte) string { return hex.EncodeToString(k) }

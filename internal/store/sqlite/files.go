@@ -1,0 +1,391 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/smart-impulse/smartx/internal/store"
+)
+
+// Statements of the ingest path, prepared once on the writer connection: a file of n channels
+// costs n+3 statements and a commit, with no parsing of SQL.
+const (
+	checkIngestSQL = `SELECT d.decommissioned_at IS NOT NULL,
+		EXISTS (SELECT 1 FROM data_files f WHERE f.device_id = d.id AND f.sequence = ?1)
+		FROM devices d WHERE d.id = ?2 AND d.account_id = ?3`
+	updateDeviceStatsSQL = `UPDATE devices SET
+		last_contact_at = MAX(COALESCE(last_contact_at, 0), ?1), last_upload_at = ?1,
+		files = files + 1, readings = readings + ?2,
+		last_sequence = CASE WHEN last_sequence IS NULL OR ?3 > last_sequence THEN ?3 ELSE last_sequence END,
+		first_reading = CASE WHEN ?4 IS NULL THEN first_reading ELSE MIN(COALESCE(first_reading, ?4), ?4) END,
+		last_reading = CASE WHEN ?5 IS NULL THEN last_reading ELSE MAX(COALESCE(last_reading, ?5), ?5) END,
+		max_span_ms = MAX(max_span_ms, ?6)
+		WHERE id = ?7`
+	insertFileSQL = `INSERT INTO data_files (device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading,
+		interval_ms, gaps, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertSegmentSQL = `INSERT INTO segments (device_id, t_min, file_sequence, channel_index, part, t_max, count, channel, unit,
+		resolution, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// ingestStmts are the prepared statements of StoreFile.
+type ingestStmts struct {
+	check, updateStats, insertFile, insertSegment *sql.Stmt
+}
+
+func (s *Store) prepareIngest(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.ingest.check, checkIngestSQL}, {&s.ingest.updateStats, updateDeviceStatsSQL},
+		{&s.ingest.insertFile, insertFileSQL}, {&s.ingest.insertSegment, insertSegmentSQL},
+	} {
+		var err error
+		if *p.stmt, err = s.w.PrepareContext(ctx, p.sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *ingestStmts) close() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{st.check, st.updateStats, st.insertFile, st.insertSegment} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func nullMillis(valid bool, ms int64) sql.NullInt64 { return sql.NullInt64{Int64: ms, Valid: valid} }
+
+// segmentSink inserts the segments of one file inside StoreFile's transaction.
+type segmentSink struct {
+	ctx      context.Context
+	stmt     *sql.Stmt
+	deviceID string
+	sequence int64
+	buf      []byte
+	span     int64 // the longest segment so far
+}
+
+// Add implements store.SegmentSink.
+func (k *segmentSink) Add(c store.ChannelReadings) error {
+	n := len(c.Times)
+	if n == 0 {
+		return nil
+	}
+	if n != len(c.Values) {
+		return fmt.Errorf("segment of channel %d: %d times for %d values", c.Index, n, len(c.Values))
+	}
+	k.buf = store.AppendSegment(k.buf[:0], c.Times, c.Values)
+	k.span = max(k.span, c.Times[n-1]-c.Times[0])
+	_, err := k.stmt.ExecContext(k.ctx, k.deviceID, c.Times[0], k.sequence, c.Index, c.Part, c.Times[n-1], n,
+		c.Name, c.Unit, c.Resolution, k.buf)
+	return err
+}
+
+// segmentBuffers recycles the encoding buffer of segments across files.
+var segmentBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// errDecode marks an error of the caller's decode function, returned unchanged.
+type errDecode struct{ err error }
+
+func (e errDecode) Error() string { return e.err.Error() }
+
+// StoreFile implements store.FileStore.
+func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, sequence uint64, decode func(store.SegmentSink) (store.DataFile, error)) error {
+	what := fmt.Sprintf("store file %d of device %s", sequence, deviceID)
+	if sequence > math.MaxInt64 {
+		return fmt.Errorf("%s: sequence over %d", what, int64(math.MaxInt64))
+	}
+	bufp := segmentBuffers.Get().(*[]byte)
+	defer segmentBuffers.Put(bufp)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var decommissioned, exists bool
+		if err := tx.StmtContext(ctx, s.ingest.check).QueryRowContext(ctx, int64(sequence), deviceID, accountID).Scan(&decommissioned, &exists); err != nil {
+			return err
+		}
+		switch {
+		case decommissioned:
+			return store.ErrDecommissioned
+		case exists:
+			return store.ErrConflict
+		}
+		sink := &segmentSink{ctx: ctx, stmt: tx.StmtContext(ctx, s.ingest.insertSegment), deviceID: deviceID, sequence: int64(sequence), buf: *bufp}
+		f, err := decode(sink)
+		*bufp = sink.buf
+		if err != nil {
+			return errDecode{err}
+		}
+		has := f.Readings > 0
+		if _, err := tx.StmtContext(ctx, s.ingest.insertFile).ExecContext(ctx, deviceID, int64(sequence), f.SHA256, f.Size, f.KeyID,
+			f.Readings, nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading), f.Interval.Milliseconds(),
+			encodeGaps(f.Gaps), micros(f.CreatedAt), micros(f.ReceivedAt)); err != nil {
+			return err
+		}
+		_, err = tx.StmtContext(ctx, s.ingest.updateStats).ExecContext(ctx, micros(f.ReceivedAt), f.Readings, int64(sequence),
+			nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading), sink.span, deviceID)
+		return err
+	})
+	var de errDecode
+	if errors.As(err, &de) {
+		return de.err
+	}
+	return mapErr(what, err)
+}
+
+// encodeGaps packs gaps as varint pairs (from, length); nil for none.
+func encodeGaps(gaps []store.Gap) []byte {
+	if len(gaps) == 0 {
+		return nil
+	}
+	var b []byte
+	for _, g := range gaps {
+		b = binary.AppendVarint(b, g.From)
+		b = binary.AppendVarint(b, g.To-g.From)
+	}
+	return b
+}
+
+func decodeGaps(b []byte) ([]store.Gap, error) {
+	var out []store.Gap
+	for len(b) > 0 {
+		from, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, errors.New("corrupt gap list")
+		}
+		b = b[n:]
+		length, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, errors.New("corrupt gap list")
+		}
+		b = b[n:]
+		out = append(out, store.Gap{From: from, To: from + length})
+	}
+	return out, nil
+}
+
+const fileColumns = `device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading, interval_ms, gaps, created_at, received_at`
+
+func scanFile(row interface{ Scan(...any) error }) (store.DataFile, error) {
+	var f store.DataFile
+	var seq, interval, created, received int64
+	var first, last sql.NullInt64
+	var gaps []byte
+	if err := row.Scan(&f.DeviceID, &seq, &f.SHA256, &f.Size, &f.KeyID, &f.Readings, &first, &last, &interval, &gaps, &created, &received); err != nil {
+		return store.DataFile{}, err
+	}
+	var err error
+	if f.Gaps, err = decodeGaps(gaps); err != nil {
+		return store.DataFile{}, fmt.Errorf("file %d: %w", seq, err)
+	}
+	f.Sequence, f.FirstReading, f.LastReading = uint64(seq), first.Int64, last.Int64
+	f.Interval = time.Duration(interval) * time.Millisecond
+	f.CreatedAt, f.ReceivedAt = fromMicros(created), fromMicros(received)
+	return f, nil
+}
+
+// DataFile implements store.FileStore.
+func (s *Store) DataFile(ctx context.Context, accountID, deviceID string, sequence uint64) (store.DataFile, error) {
+	if sequence > math.MaxInt64 {
+		return store.DataFile{}, fmt.Errorf("file %d of device %s: %w", sequence, deviceID, store.ErrNotFound)
+	}
+	f, err := scanFile(s.fileStmt.QueryRowContext(ctx, deviceID, int64(sequence), accountID))
+	return f, mapErr(fmt.Sprintf("file %d of device %s", sequence, deviceID), err)
+}
+
+// checkDevice fails with ErrNotFound unless the device is the account's.
+func (s *Store) checkDevice(ctx context.Context, accountID, deviceID string) error {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM devices WHERE id = ? AND account_id = ?`, deviceID, accountID).Scan(&one)
+	return mapErr("device "+deviceID, err)
+}
+
+// ListDataFiles implements store.FileStore. fn runs while the rows are read: it must not block.
+func (s *Store) ListDataFiles(ctx context.Context, accountID, deviceID string, fn func(store.DataFile) error) error {
+	if err := s.checkDevice(ctx, accountID, deviceID); err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+fileColumns+` FROM data_files WHERE device_id = ? ORDER BY sequence`, deviceID)
+	if err != nil {
+		return mapErr("list files of device "+deviceID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return mapErr("list files of device "+deviceID, err)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return mapErr("list files of device "+deviceID, rows.Err())
+}
+
+// ReportLosses implements store.FileStore.
+func (s *Store) ReportLosses(ctx context.Context, accountID, deviceID string, losses []store.Loss, at time.Time) (int, error) {
+	var added int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET last_contact_at = MAX(COALESCE(last_contact_at, 0), ?) WHERE id = ? AND account_id = ?`,
+			micros(at), deviceID, accountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO device_losses (device_id, first_sequence, last_sequence, from_time, to_time, files,
+			reason, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, first_sequence) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, l := range losses {
+			if l.FirstSequence > math.MaxInt64 || l.LastSequence > math.MaxInt64 {
+				return fmt.Errorf("loss sequence over %d", int64(math.MaxInt64))
+			}
+			res, err := stmt.ExecContext(ctx, deviceID, int64(l.FirstSequence), int64(l.LastSequence), micros(l.From), micros(l.To),
+				l.Files, l.Reason, micros(at))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			added += int(n)
+		}
+		return nil
+	})
+	return added, mapErr("report losses of device "+deviceID, err)
+}
+
+// ListLosses implements store.FileStore.
+func (s *Store) ListLosses(ctx context.Context, accountID, deviceID string) ([]store.Loss, error) {
+	if err := s.checkDevice(ctx, accountID, deviceID); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT first_sequence, last_sequence, from_time, to_time, files, reason, reported_at
+		FROM device_losses WHERE device_id = ? ORDER BY first_sequence`, deviceID)
+	if err != nil {
+		return nil, mapErr("losses of device "+deviceID, err)
+	}
+	defer rows.Close()
+	out := []store.Loss{}
+	for rows.Next() {
+		l := store.Loss{DeviceID: deviceID}
+		var first, last, from, to, reported int64
+		if err := rows.Scan(&first, &last, &from, &to, &l.Files, &l.Reason, &reported); err != nil {
+			return nil, mapErr("losses of device "+deviceID, err)
+		}
+		l.FirstSequence, l.LastSequence = uint64(first), uint64(last)
+		l.From, l.To, l.ReportedAt = fromMicros(from), fromMicros(to), fromMicros(reported)
+		out = append(out, l)
+	}
+	return out, mapErr("losses of device "+deviceID, rows.Err())
+}
+
+// segmentBatch and segmentBatchBytes bound what one query of ScanSegments reads: the batch is
+// copied out and its query closed before the callback sees it, so a slow consumer (a client
+// downloading an export) never holds a read transaction, which would keep the WAL from being
+// checkpointed, and memory stays under about a megabyte whatever the range.
+const (
+	segmentBatch      = 512
+	segmentBatchBytes = 1 << 20
+)
+
+// ScanSegments implements store.ReadingStore with keyset pagination on the primary key.
+func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(*store.Segment) error) error {
+	if q.From >= q.To {
+		return nil
+	}
+	var span int64
+	err := s.r.QueryRowContext(ctx, `SELECT max_span_ms FROM devices WHERE id = ? AND account_id = ?`, q.DeviceID, q.AccountID).Scan(&span)
+	if err != nil {
+		return mapErr("readings of device "+q.DeviceID, err)
+	}
+	// A segment overlapping [From, To) starts at most span before From.
+	lower := q.From - span
+	if q.From < math.MinInt64+span {
+		lower = math.MinInt64
+	}
+	args := []any{q.DeviceID, lower, q.To, q.From}
+	where := `device_id = ? AND t_min >= ? AND t_min < ? AND t_max >= ?`
+	if len(q.Channels) > 0 {
+		var in string
+		in, args = inList(args, q.Channels)
+		where += ` AND channel IN ` + in
+	}
+	const columns = `t_min, file_sequence, channel_index, part, t_max, count, channel, unit, resolution, data`
+	const order = ` ORDER BY t_min, file_sequence, channel_index, part LIMIT ?`
+	first := `SELECT ` + columns + ` FROM segments WHERE ` + where + order
+	next := `SELECT ` + columns + ` FROM segments WHERE ` + where + ` AND (t_min, file_sequence, channel_index, part) > (?, ?, ?, ?)` + order
+
+	batch := make([]store.Segment, 0, segmentBatch)
+	offsets := make([]int, 0, segmentBatch)
+	var arena []byte
+	labels := map[string]string{} // interned channel names and units
+	intern := func(b sql.RawBytes) string {
+		if v, ok := labels[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		labels[v] = v
+		return v
+	}
+	var lastT, lastSeq, lastCh, lastPart int64
+	for page := 0; ; page++ {
+		var rows *sql.Rows
+		if page == 0 {
+			rows, err = s.r.QueryContext(ctx, first, append(args, segmentBatch)...)
+		} else {
+			rows, err = s.r.QueryContext(ctx, next, append(args, lastT, lastSeq, lastCh, lastPart, segmentBatch)...)
+		}
+		if err != nil {
+			return mapErr("readings of device "+q.DeviceID, err)
+		}
+		batch, offsets, arena = batch[:0], offsets[:0], arena[:0]
+		full := false
+		for !full && rows.Next() {
+			var sg store.Segment
+			var seq int64
+			var name, unit, data sql.RawBytes
+			if err := rows.Scan(&sg.TMin, &seq, &sg.ChannelIndex, &sg.Part, &sg.TMax, &sg.Count, &name, &unit, &sg.Resolution, &data); err != nil {
+				rows.Close()
+				return mapErr("readings of device "+q.DeviceID, err)
+			}
+			sg.FileSequence = uint64(seq)
+			sg.Name, sg.Unit = intern(name), intern(unit)
+			offsets = append(offsets, len(arena))
+			arena = append(arena, data...)
+			batch = append(batch, sg)
+			full = len(batch) == segmentBatch || len(arena) >= segmentBatchBytes
+		}
+		err := rows.Err()
+		rows.Close()
+		if err != nil {
+			return mapErr("readings of device "+q.DeviceID, err)
+		}
+		for i := range batch {
+			end := len(arena)
+			if i+1 < len(batch) {
+				end = offsets[i+1]
+			}
+			batch[i].Data = arena[offsets[i]:end:end]
+			if err := fn(&batch[i]); err != nil {
+				return err
+			}
+		}
+		if !full {
+			return nil
+		}
+		last := batch[len(batch)-1]
+		lastT, lastSeq, lastCh, lastPart = last.TMin, int64(last.FileSequence), int64(last.ChannelIndex), int64(last.Part)
+	}
+}
