@@ -227,7 +227,8 @@ type Loss struct {
 }
 
 // LossReport is the body of POST /v1/ingest/losses. A loss is identified by its
-// first_sequence: reporting it again changes nothing.
+// first_sequence: reporting it again changes nothing, unless the report extends it (a higher
+// last_sequence, as when a device whose acknowledgement was lost grew the record since).
 type LossReport struct {
 	Losses []Loss `json:"losses"`
 }

@@ -154,7 +154,7 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 	if err != nil {
 		return err
 	}
-	keys, err := o.keys.keys(f)
+	keys, err := o.keys.keys(ctx, f)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -42,19 +43,19 @@ Exit status 1 when a file is damaged or cannot be read.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(f, o, args)
+			return runInspect(cmd.Context(), f, o, args)
 		},
 	}
 	o.keys.bind(cmd.Flags())
 	return cmd
 }
 
-func runInspect(f *Factory, o *inspectOptions, paths []string) error {
+func runInspect(ctx context.Context, f *Factory, o *inspectOptions, paths []string) error {
 	format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
 	if err != nil {
 		return &usageError{err: err}
 	}
-	keys, err := o.keys.keys(f)
+	keys, err := o.keys.keys(ctx, f)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smart-impulse/smartx/internal/buildinfo"
+	"github.com/smart-impulse/smartx/internal/client"
+	"github.com/smart-impulse/smartx/internal/config"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -26,6 +28,9 @@ type Factory struct {
 
 	// Global holds the persistent flags, filled in by cobra before a command runs.
 	Global GlobalOptions
+
+	// NewClient, when set, builds the API client instead of client.New (tests).
+	NewClient func(config.Resolved) (*client.Client, error)
 }
 
 // GlobalOptions are the flags every command accepts (design.md section 2).
@@ -126,6 +131,11 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newInspectCmd(f),
 		newDecodeCmd(f),
 		newServerCmd(f),
+		newAuthCmd(f),
+		newTokenCmd(f),
+		newReadingsCmd(f),
+		newSiteCmd(f),
+		newDeviceCmd(f),
 	)
 	return root
 }

@@ -76,7 +76,7 @@ func Inspect(f File, keys aescodec.KeyLookup) Inspection {
 var ErrNoKey = errors.New("no device key given")
 
 // KeyHint is the advice for ErrNoKey, shared by every command that needs a key.
-const KeyHint = "give the device key with --key-file FILE or SMARTX_DEVICE_KEY (64 hex digits)"
+const KeyHint = "give the device key with --key-file FILE, --bundle FILE, --device SERIAL (from the platform) or SMARTX_DEVICE_KEY (64 hex digits)"
 
 // NoKeyError reports that a file cannot be decoded without its device's key.
 func NoKeyError(f File) error {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -200,4 +201,35 @@ func AppendValue(dst []byte, value int64, resolution int) []byte {
 	dst = append(dst, digits[:cut]...)
 	dst = append(dst, '.')
 	return append(dst, digits[cut:]...)
+}
+
+// ParseValue reads the decimal text AppendValue writes ("1234.5", "-0.7", "1200", "12e-15")
+// back into a count of resolution steps and the resolution: ParseValue("229.8") is 2298, -1.
+// The number of fraction digits is the resolution, so the value stays exact.
+func ParseValue(s string) (value int64, resolution int, err error) {
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			return 0, 0, fmt.Errorf("value %q: bad exponent", s)
+		}
+		exp = e
+	}
+	if dot := strings.IndexByte(mant, '.'); dot >= 0 {
+		frac := mant[dot+1:]
+		if frac == "" || strings.ContainsAny(frac, "+-") {
+			return 0, 0, fmt.Errorf("value %q is not a decimal number", s)
+		}
+		exp -= len(frac)
+		mant = mant[:dot] + frac
+	}
+	v, err := strconv.ParseInt(mant, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("value %q is not an exact decimal number", s)
+	}
+	if exp < -18 || exp > 18 {
+		return 0, 0, fmt.Errorf("value %q: resolution 1e%d is out of range", s, exp)
+	}
+	return v, exp, nil
 }

@@ -145,3 +145,45 @@ func BenchmarkAppendValue(b *testing.B) {
 		buf = AppendValue(buf[:0], int64(i), -1)
 	}
 }
+
+func TestParseValueInvertsAppendValue(t *testing.T) {
+	tests := []struct {
+		text string
+		v    int64
+		res  int
+	}{
+		{"1200", 1200, 0}, {"229.8", 2298, -1}, {"-0.7", -7, -1}, {"0.005", 5, -3}, {"12e-15", 12, -15},
+		{"0.000", 0, -3}, {"-9223372036854775808", -9223372036854775808, 0},
+	}
+	for _, tt := range tests {
+		v, res, err := ParseValue(tt.text)
+		if err != nil || v != tt.v || res != tt.res {
+			t.Errorf("ParseValue(%q) = %d, %d, %v; want %d, %d", tt.text, v, res, err, tt.v, tt.res)
+			continue
+		}
+		if back := string(AppendValue(nil, v, res)); back != tt.text && tt.text != "12e-15" {
+			t.Errorf("AppendValue(ParseValue(%q)) = %q", tt.text, back)
+		}
+	}
+	for _, bad := range []string{"", "1.", "abc", "1.2.3", "1e", "1.-2"} {
+		if _, _, err := ParseValue(bad); err == nil {
+			t.Errorf("ParseValue(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseValue(f *testing.F) {
+	for _, s := range []string{"1200", "229.8", "-0.7", "0.005", "12e-15", "1e3", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, res, err := ParseValue(s)
+		if err != nil {
+			return
+		}
+		v2, res2, err := ParseValue(string(AppendValue(nil, v, res)))
+		if err != nil || Float(v2, res2) != Float(v, res) {
+			t.Fatalf("%q -> (%d, %d) does not round-trip: (%d, %d) %v", s, v, res, v2, res2, err)
+		}
+	})
+}

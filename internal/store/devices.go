@@ -250,8 +250,9 @@ type FileStore interface {
 	StoreFile(ctx context.Context, accountID, deviceID string, sequence uint64, decode func(SegmentSink) (DataFile, error)) error
 	// ListDataFiles calls fn with each file record of the device, by sequence.
 	ListDataFiles(ctx context.Context, accountID, deviceID string, fn func(DataFile) error) error
-	// ReportLosses records losses (ignoring those already recorded, by first sequence), notes
-	// the contact, and returns how many were new.
+	// ReportLosses records losses (by first sequence: one already recorded is ignored unless
+	// the report extends it to a higher last sequence), notes the contact, and returns how many
+	// were new or extended.
 	ReportLosses(ctx context.Context, accountID, deviceID string, losses []Loss, at time.Time) (int, error)
 	// ListLosses returns the device's reported losses by first sequence.
 	ListLosses(ctx context.Context, accountID, deviceID string) ([]Loss, error)

@@ -7,6 +7,7 @@
 package ui
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"os"
@@ -23,6 +24,7 @@ type IOStreams struct {
 	inTTY, outTTY, errTTY bool
 	colorDisabled         bool
 	width                 int
+	inReader              *bufio.Reader // reads In line by line for prompts
 }
 
 // System returns the process's real streams, detecting terminals and the NO_COLOR convention.

@@ -221,3 +221,33 @@ func TestLiveLinesRedrawInPlace(t *testing.T) {
 		t.Fatalf("live output does not redraw in place: %q", out)
 	}
 }
+
+func TestLineChart(t *testing.T) {
+	lines := LineChart([]float64{0, 1, 2, 3, 4, 5, 6, 7}, 0, 7, 4, 2)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2", len(lines))
+	}
+	// A rising line: the bottom-left and top-right cells hold dots, the others may not.
+	if []rune(lines[1])[0] == ' ' || []rune(lines[0])[3] == ' ' {
+		t.Fatalf("rising line drawn as %q", lines)
+	}
+	gap := LineChart([]float64{1, math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), 1}, 0, 2, 4, 1)
+	if []rune(gap[0])[1] != ' ' || []rune(gap[0])[2] != ' ' {
+		t.Fatalf("a gap was drawn: %q", gap)
+	}
+}
+
+func TestRenderPlotGolden(t *testing.T) {
+	var buf bytes.Buffer
+	values := make([]float64, 96)
+	for i := range values {
+		values[i] = 50 + 40*math.Sin(float64(i)/96*2*math.Pi)
+	}
+	values[40], values[41] = math.NaN(), math.NaN()
+	err := RenderPlot(&buf, NewStyles(&buf, false), Plot{Title: "main (SX-00042)", Values: values, Unit: "kW",
+		XStart: "2026-11-16 00:00", XEnd: "2026-11-17 00:00", Width: 48, Height: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plot.golden", buf.Bytes())
+}

@@ -244,7 +244,9 @@ func (s *Store) ReportLosses(ctx context.Context, accountID, deviceID string, lo
 			return store.ErrNotFound
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO device_losses (device_id, first_sequence, last_sequence, from_time, to_time, files,
-			reason, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, first_sequence) DO NOTHING`)
+			reason, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, first_sequence) DO UPDATE SET
+			last_sequence = excluded.last_sequence, to_time = excluded.to_time, files = excluded.files
+			WHERE excluded.last_sequence > device_losses.last_sequence`)
 		if err != nil {
 			return err
 		}

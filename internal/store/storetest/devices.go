@@ -360,11 +360,24 @@ func testFiles(t *testing.T, s store.Store) {
 	}
 	_, err = s.ReportLosses(ctx, other.acc.ID, d.ID, losses, base)
 	wantErr(t, err, store.ErrNotFound)
+	// A device whose acknowledgement was lost may have grown the record before sending it
+	// again: the extension is kept, a shorter copy changes nothing.
+	grown := losses[1]
+	grown.LastSequence, grown.To, grown.Files = grown.LastSequence+1, grown.To.Add(time.Hour), grown.Files+1
+	if n, err = s.ReportLosses(ctx, f.acc.ID, d.ID, []store.Loss{grown}, base.Add(6*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("an extended loss: recorded %d, %v", n, err)
+	}
+	if n, err = s.ReportLosses(ctx, f.acc.ID, d.ID, losses[1:], base.Add(6*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("a shorter copy of a loss: recorded %d, %v", n, err)
+	}
 	got2, err := s.ListLosses(ctx, f.acc.ID, d.ID)
 	must(t, err)
 	if len(got2) != 2 || got2[0].FirstSequence != 3 || got2[0].LastSequence != 4 || got2[0].Files != 2 || got2[0].Reason != "spool_full" ||
 		!got2[0].From.Equal(base) || !got2[0].To.Equal(base.Add(time.Hour)) || !got2[0].ReportedAt.Equal(base.Add(5*time.Hour)) {
 		t.Fatalf("ListLosses = %+v", got2)
+	}
+	if got2[1].LastSequence != grown.LastSequence || got2[1].Files != grown.Files || !got2[1].To.Equal(grown.To) {
+		t.Fatalf("the extended loss is %+v, want %+v", got2[1], grown)
 	}
 	dev, _ = s.Device(ctx, f.acc.ID, d.ID)
 	if !dev.Stats.LastContactAt.Equal(base.Add(6 * time.Hour)) {

@@ -1,0 +1,71 @@
+package commands
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/smart-impulse/smartx/internal/buildinfo"
+	"github.com/smart-impulse/smartx/internal/client"
+	"github.com/smart-impulse/smartx/internal/config"
+)
+
+// configDir returns where profiles are kept.
+func (f *Factory) configDir() (string, error) { return config.Dir(f.Getenv) }
+
+// loadConfig reads the profiles.
+func (f *Factory) loadConfig() (*config.File, string, error) {
+	dir, err := f.configDir()
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := config.Load(dir)
+	return cfg, dir, err
+}
+
+// resolveTarget says which server, CA file and token the command uses: flags, then the
+// environment, then the profile.
+func (f *Factory) resolveTarget() (config.Resolved, error) {
+	cfg, _, err := f.loadConfig()
+	if err != nil {
+		return config.Resolved{}, err
+	}
+	r, err := cfg.Resolve(config.Inputs{ProfileFlag: f.Global.Profile, ServerFlag: f.Global.Server, CAFileFlag: f.Global.CAFile, Getenv: f.Getenv})
+	if err != nil {
+		return r, &usageError{err: err}
+	}
+	return r, nil
+}
+
+// apiClient builds the API client once per command, from the resolved target. The token is
+// required unless anonymous is true (health, login).
+func (f *Factory) apiClient(anonymous bool) (*client.Client, config.Resolved, error) {
+	r, err := f.resolveTarget()
+	if err != nil {
+		return nil, r, err
+	}
+	if r.Server == "" {
+		return nil, r, client.ErrNoServer
+	}
+	if !anonymous && r.Token == "" {
+		return nil, r, fmt.Errorf("not logged in to %s (profile %q): run `smartx auth login` or set SMARTX_TOKEN", r.Server, r.ProfileName)
+	}
+	c, err := f.newClient(clientOptions(r.Server, r.CAFile, r.Token))
+	return c, r, err
+}
+
+func clientOptions(server, caFile, token string) client.Options {
+	return client.Options{Server: server, CAFile: caFile, Token: token}
+}
+
+func userAgent() string { return buildinfo.UserAgent() }
+
+// absPath makes a path given on the command line absolute before it is stored in a profile.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

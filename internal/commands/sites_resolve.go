@@ -1,0 +1,58 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/client"
+)
+
+// resolveSiteID accepts a site id (sit_...) or its unique name, as users type either.
+func resolveSiteID(ctx context.Context, c *client.Client, site string) (string, error) {
+	if strings.HasPrefix(site, api.PrefixSite) {
+		return site, nil
+	}
+	sites, err := c.Sites(ctx, site)
+	if err != nil {
+		return "", err
+	}
+	if len(sites) == 0 {
+		return "", fmt.Errorf("no site named %q: `smartx site list` shows the sites you can see", site)
+	}
+	return sites[0].ID, nil
+}
+
+// resolveSiteIDs resolves several sites (token restrictions).
+func resolveSiteIDs(ctx context.Context, c *client.Client, sites []string) ([]string, error) {
+	ids := make([]string, 0, len(sites))
+	for _, s := range sites {
+		id, err := resolveSiteID(ctx, c, s)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// resolveDevice finds a device by id or serial.
+func resolveDevice(ctx context.Context, c *client.Client, device string) (api.Device, error) {
+	if strings.HasPrefix(device, api.PrefixDevice) {
+		return c.Device(ctx, device)
+	}
+	devs, err := c.Devices(ctx, client.DeviceFilter{Serial: device})
+	if err != nil {
+		return api.Device{}, err
+	}
+	for _, d := range devs {
+		if !d.Decommissioned {
+			return d, nil
+		}
+	}
+	if len(devs) > 0 {
+		return devs[0], nil
+	}
+	return api.Device{}, fmt.Errorf("no device with serial %q: `smartx device list` shows the devices you can see", device)
+}

@@ -1,0 +1,205 @@
+// Package config keeps smartx's profiles: named platform servers with their CA file and
+// credentials, in the user's configuration folder with file mode 0600, and resolves which
+// server, CA and token a command uses: flags first, then the environment, then the profile.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileName is the configuration file inside the smartx folder of the user's config dir.
+const FileName = "config.yaml"
+
+// DefaultProfile is the profile used when none is named.
+const DefaultProfile = "default"
+
+// Profile is one platform server and how smartx authenticates to it.
+type Profile struct {
+	// Server is the platform's base URL, https://host[:port].
+	Server string `yaml:"server"`
+	// CAFile is a PEM bundle of extra certificate authorities for this server.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// Token is the secret of the session or API token smartx presents.
+	Token string `yaml:"token,omitempty"`
+	// TokenID and TokenExpires describe Token, for `auth status` without a request.
+	TokenID      string    `yaml:"token_id,omitempty"`
+	TokenExpires time.Time `yaml:"token_expires,omitempty"`
+	// User is the e-mail of the user logged in, for messages.
+	User string `yaml:"user,omitempty"`
+}
+
+// File is the whole configuration.
+type File struct {
+	// Current is the profile used when none is named.
+	Current  string              `yaml:"current,omitempty"`
+	Profiles map[string]*Profile `yaml:"profiles,omitempty"`
+}
+
+// Dir returns the smartx configuration folder: $SMARTX_CONFIG_DIR when set (tests, portable
+// setups), else os.UserConfigDir()/smartx.
+func Dir(getenv func(string) string) (string, error) {
+	if d := getenv("SMARTX_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user configuration folder: %w (set SMARTX_CONFIG_DIR)", err)
+	}
+	return filepath.Join(base, "smartx"), nil
+}
+
+// Load reads the configuration in dir; a missing file is an empty configuration.
+func Load(dir string) (*File, error) {
+	path := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &File{Profiles: map[string]*Profile{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var f File
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s is not valid: %w (fix it or remove it and log in again)", path, err)
+	}
+	if f.Profiles == nil {
+		f.Profiles = map[string]*Profile{}
+	}
+	for name, p := range f.Profiles {
+		if p == nil {
+			delete(f.Profiles, name)
+		}
+	}
+	return &f, nil
+}
+
+// Save writes the configuration to dir with mode 0600 (it holds tokens), through a temporary
+// file renamed into place so a crash never leaves half a file.
+func (f *File) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	data, err := yaml.Marshal(f)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, FileName)
+	tmp, err := os.CreateTemp(dir, "."+FileName+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidateName checks a profile name.
+func ValidateName(name string) error {
+	if !profileName.MatchString(name) {
+		return fmt.Errorf("profile name %q: use letters, digits, dots, dashes and underscores (at most 64)", name)
+	}
+	return nil
+}
+
+// Names returns the profile names, sorted.
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.Profiles))
+	for n := range f.Profiles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Inputs are the places a setting can come from, in decreasing precedence per setting.
+type Inputs struct {
+	// Flags given on the command line (empty: not given).
+	ProfileFlag, ServerFlag, CAFileFlag string
+	// Getenv reads SMARTX_PROFILE, SMARTX_SERVER, SMARTX_CA_FILE and SMARTX_TOKEN.
+	Getenv func(string) string
+}
+
+// Resolved is what a command uses to reach the platform, with where each value came from.
+type Resolved struct {
+	ProfileName string
+	Profile     *Profile // nil when the profile does not exist yet
+	Server      string
+	CAFile      string
+	Token       string
+	// ServerFrom, CAFileFrom and TokenFrom say "flag", "env", "profile" or "".
+	ServerFrom, CAFileFrom, TokenFrom string
+}
+
+// Resolve applies the precedence flags > environment > profile to the server URL, the CA file
+// and the token. The profile is --profile, else SMARTX_PROFILE, else the file's current one,
+// else "default".
+func (f *File) Resolve(in Inputs) (Resolved, error) {
+	getenv := in.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	r := Resolved{ProfileName: firstNonEmpty(in.ProfileFlag, getenv("SMARTX_PROFILE"), f.Current, DefaultProfile)}
+	if err := ValidateName(r.ProfileName); err != nil {
+		return r, err
+	}
+	r.Profile = f.Profiles[r.ProfileName]
+	var p Profile
+	if r.Profile != nil {
+		p = *r.Profile
+	}
+	r.Server, r.ServerFrom = pick(in.ServerFlag, getenv("SMARTX_SERVER"), p.Server)
+	r.CAFile, r.CAFileFrom = pick(in.CAFileFlag, getenv("SMARTX_CA_FILE"), p.CAFile)
+	r.Token, r.TokenFrom = pick("", getenv("SMARTX_TOKEN"), p.Token)
+	r.Server = strings.TrimRight(r.Server, "/")
+	return r, nil
+}
+
+func pick(flag, env, profile string) (string, string) {
+	switch {
+	case flag != "":
+		return flag, "flag"
+	case env != "":
+		return env, "env"
+	case profile != "":
+		return profile, "profile"
+	}
+	return "", ""
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
