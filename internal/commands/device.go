@@ -25,7 +25,7 @@ func newDeviceCmd(f *Factory) *cobra.Command {
   key         the device's data file keys, for support engineers (audited)
   simulate    a Smart X in software, from a provisioning bundle`,
 	}
-	cmd.AddCommand(newDeviceProvisionCmd(f), newDeviceListCmd(f), newDeviceShowCmd(f), newDeviceStatusCmd(f), newDeviceKeyCmd(f))
+	cmd.AddCommand(newDeviceProvisionCmd(f), newDeviceListCmd(f), newDeviceShowCmd(f), newDeviceStatusCmd(f), newDeviceKeyCmd(f), newDeviceSimulateCmd(f))
 	return cmd
 }
 

@@ -101,9 +101,12 @@ type Config struct {
 	OnEvent func(Event)
 }
 
-// Outage is a simulated period during which the network is down.
+// Outage is a simulated period during which the network is down. It starts at Start, or, when
+// Start is zero, After the simulated time at which the run starts (a new spool's start, or
+// where a resumed spool stopped).
 type Outage struct {
 	Start    time.Time
+	After    time.Duration
 	Duration time.Duration
 }
 
@@ -113,29 +116,36 @@ func (o Outage) End() time.Time { return o.Start.Add(o.Duration) }
 // contains reports whether t is inside the outage.
 func (o Outage) contains(t time.Time) bool { return !t.Before(o.Start) && t.Before(o.End()) }
 
-// ParseOutage reads an outage written START+DURATION: START is a time as timeexpr reads it
-// (RFC 3339, a date, or relative to simStart such as +2d) and DURATION an amount with a unit
-// (s, m, h, d, w), e.g. 2025-03-01T08:00:00Z+30d or +1d+12h.
-func ParseOutage(s string, simStart time.Time) (Outage, error) {
+// ParseOutage reads an outage written START+DURATION: START is a time (RFC 3339 or a date, UTC
+// when it has no zone) or +AMOUNT after the run's start, and DURATION an amount with a unit
+// (s, m, h, d, w): 2025-03-01T08:00:00Z+30d, 2025-03-01+1w, +1d12h+2d.
+func ParseOutage(s string) (Outage, error) {
+	const how = "write START+DURATION, e.g. 2025-03-01T08:00:00Z+30d, or +2d+12h to start two days into the run"
 	in := strings.TrimSpace(s)
 	i := strings.LastIndexByte(in, '+')
 	if i <= 0 || i == len(in)-1 {
-		return Outage{}, fmt.Errorf("outage %q: write START+DURATION, e.g. 2025-03-01T08:00:00Z+30d or +1d+12h", s)
+		return Outage{}, fmt.Errorf("outage %q: %s", s, how)
 	}
-	start, err := timeexpr.Parse(in[:i], simStart, time.UTC)
-	if err != nil {
-		return Outage{}, fmt.Errorf("outage %q: start: %w", s, err)
+	d, err := timeexpr.ParseDuration(in[i+1:])
+	if err != nil || d <= 0 {
+		return Outage{}, fmt.Errorf("outage %q: the duration %q is not a positive amount with a unit (s, m, h, d, w)", s, in[i+1:])
 	}
-	var zero time.Time
-	end, err := timeexpr.Parse("+"+in[i+1:], zero, time.UTC)
-	if err != nil {
-		return Outage{}, fmt.Errorf("outage %q: duration: %w", s, err)
+	if in[0] == '+' {
+		after, err := timeexpr.ParseDuration(in[1:i])
+		if err != nil {
+			return Outage{}, fmt.Errorf("outage %q: the start %q is not an amount with a unit: %s", s, in[:i], how)
+		}
+		return Outage{After: after, Duration: d}, nil
 	}
-	d := end.Sub(zero)
-	if d <= 0 {
-		return Outage{}, fmt.Errorf("outage %q: the duration must be positive", s)
+	var start time.Time
+	if start, err = time.Parse(time.RFC3339Nano, in[:i]); err != nil {
+		if start, err = time.ParseInLocation("2006-01-02T15:04", in[:i], time.UTC); err != nil {
+			if start, err = time.ParseInLocation("2006-01-02", in[:i], time.UTC); err != nil {
+				return Outage{}, fmt.Errorf("outage %q: the start %q is not a time (RFC 3339 or a date) nor +AMOUNT: %s", s, in[:i], how)
+			}
+		}
 	}
-	return Outage{Start: start, Duration: d}, nil
+	return Outage{Start: start.UTC(), Duration: d}, nil
 }
 
 // DefaultSeed derives the generator seed from a serial: two devices differ, and a device
@@ -307,15 +317,14 @@ func New(cfg Config) (*Simulator, error) {
 		bad("spool cap %v is shorter than one file period", cfg.SpoolCap)
 	}
 	for _, o := range cfg.Outages {
-		if o.Duration <= 0 || o.Start.IsZero() {
-			bad("outage %v+%v needs a start and a positive duration", o.Start, o.Duration)
+		if o.Duration <= 0 || o.After < 0 {
+			bad("outage %v+%v needs a positive duration and a start", o.Start, o.Duration)
 		}
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("simulator: %s", strings.Join(problems, "; "))
 	}
 	cfg.Outages = slices.Clone(cfg.Outages)
-	slices.SortFunc(cfg.Outages, func(a, b Outage) int { return a.Start.Compare(b.Start) })
 	s := &Simulator{cfg: cfg, key: key, clock: cfg.Clock, random: cfg.Random}
 	if s.clock == nil {
 		s.clock = SystemClock{}
@@ -407,6 +416,12 @@ func (s *Simulator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
+	for i, o := range s.cfg.Outages {
+		if o.Start.IsZero() {
+			s.cfg.Outages[i].Start = st.NextPeriodStart.Add(o.After)
+		}
+	}
+	slices.SortFunc(s.cfg.Outages, func(a, b Outage) int { return a.Start.Compare(b.Start) })
 	s.mu.Lock()
 	s.sp = sp
 	s.stats.Origin, s.stats.Seed, s.stats.Interval = st.Origin, st.Seed, sp.interval()

@@ -689,6 +689,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative speed", func(c *Config) { c.Speed = -1 }, "speed"},
 		{"spool cap under a period", func(c *Config) { c.SpoolCap = time.Minute }, "spool cap"},
 		{"outage without duration", func(c *Config) { c.Outages = []Outage{{Start: testStart}} }, "outage"},
+		{"outage before the run", func(c *Config) { c.Outages = []Outage{{After: -time.Hour, Duration: time.Hour}} }, "outage"},
 		{"invalid bundle", func(c *Config) { bad := *b; bad.DeviceKey = "00"; c.Bundle = &bad }, "device_key"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -709,8 +710,10 @@ func TestParseOutage(t *testing.T) {
 	}{
 		{"2025-01-07T08:00:00Z+30d", Outage{Start: time.Date(2025, 1, 7, 8, 0, 0, 0, time.UTC), Duration: 30 * 24 * time.Hour}, false},
 		{"2025-01-07T08:00:00+01:00+2h", Outage{Start: time.Date(2025, 1, 7, 7, 0, 0, 0, time.UTC), Duration: 2 * time.Hour}, false},
-		{"+1d+12h", Outage{Start: testStart.Add(24 * time.Hour), Duration: 12 * time.Hour}, false},
+		{"+1d+12h", Outage{After: 24 * time.Hour, Duration: 12 * time.Hour}, false},
+		{"+1d12h+2d", Outage{After: 36 * time.Hour, Duration: 48 * time.Hour}, false},
 		{"2025-01-07+1w", Outage{Start: time.Date(2025, 1, 7, 0, 0, 0, 0, time.UTC), Duration: 7 * 24 * time.Hour}, false},
+		{"2025-01-07T08:00+1h", Outage{Start: time.Date(2025, 1, 7, 8, 0, 0, 0, time.UTC), Duration: time.Hour}, false},
 		{"2025-01-07", Outage{}, true},
 		{"2025-01-07+", Outage{}, true},
 		{"+1d+0h", Outage{}, true},
@@ -718,11 +721,11 @@ func TestParseOutage(t *testing.T) {
 		{"yesterday+oops", Outage{}, true},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseOutage(tt.in, testStart)
+			got, err := ParseOutage(tt.in)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("ParseOutage(%q) = %v, %v", tt.in, got, err)
 			}
-			if err == nil && (!got.Start.Equal(tt.want.Start) || got.Duration != tt.want.Duration) {
+			if err == nil && (!got.Start.Equal(tt.want.Start) || got.After != tt.want.After || got.Duration != tt.want.Duration) {
 				t.Errorf("ParseOutage(%q) = %+v, want %+v", tt.in, got, tt.want)
 			}
 		})

@@ -55,6 +55,23 @@ func midnight(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
+// ErrDuration is wrapped by every ParseDuration error.
+var ErrDuration = errors.New("invalid duration")
+
+// ParseDuration reads an unsigned amount with a unit, as users write lengths of time on the
+// command line: s, m, h, d (24 h) or w (7 d), several terms allowed (1d12h, 90m, 30d).
+func ParseDuration(s string) (time.Duration, error) {
+	in := strings.TrimSpace(s)
+	if in == "" || in[0] == '-' || in[0] == '+' {
+		return 0, fmt.Errorf("%w %q: write an amount and a unit (s, m, h, d, w), e.g. 30d or 1h30m", ErrDuration, s)
+	}
+	d, err := parseRelative("+" + in)
+	if err != nil {
+		return 0, fmt.Errorf("%w %q: write an amount and a unit (s, m, h, d, w), e.g. 30d or 1h30m", ErrDuration, s)
+	}
+	return d, nil
+}
+
 // parseRelative reads a signed count with a unit: s, m, h, d (24 h) or w (7 d). Several terms
 // may follow each other (-1d12h).
 func parseRelative(s string) (time.Duration, error) {

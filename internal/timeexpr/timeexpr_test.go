@@ -2,6 +2,7 @@ package timeexpr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,6 +56,48 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"30d", 30 * 24 * time.Hour},
+		{"1d12h", 36 * time.Hour},
+		{" 90m ", 90 * time.Minute},
+		{"2w", 14 * 24 * time.Hour},
+		{"45s", 45 * time.Second},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"", "30", "-1d", "+1d", "1y", "d", "1.5h", "99999999d"} {
+		if _, err := ParseDuration(in); !errors.Is(err, ErrDuration) {
+			t.Errorf("ParseDuration(%q) err = %v, want ErrDuration", in, err)
+		}
+	}
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30d", "1d12h", "90m", "", "-1d", "1y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			if !errors.Is(err, ErrDuration) {
+				t.Fatalf("error does not wrap ErrDuration: %v", err)
+			}
+			return
+		}
+		if d <= 0 && strings.Trim(strings.TrimSpace(s), "0smhdw") != "" {
+			t.Fatalf("ParseDuration(%q) = %v", s, d)
+		}
+	})
 }
 
 func FuzzParse(f *testing.F) {

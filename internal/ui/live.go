@@ -57,6 +57,27 @@ func (l *LiveLines) Set(i int, text string, running bool) {
 	l.redraw()
 }
 
+// Println prints a permanent line above the block (a log of what happened while the block shows
+// the current state). Disabled, it writes the line as is: the log is the whole output then.
+func (l *LiveLines) Println(text string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.enabled {
+		fmt.Fprintln(l.w, text)
+		return
+	}
+	var b strings.Builder
+	if l.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", l.drawn)
+	}
+	b.WriteString("\r\x1b[2K")
+	b.WriteString(text)
+	b.WriteString("\n")
+	io.WriteString(l.w, b.String())
+	l.drawn = 0
+	l.redraw()
+}
+
 // Clear stops the animation and erases the block, leaving the cursor where the block began.
 func (l *LiveLines) Clear() {
 	if !l.enabled {

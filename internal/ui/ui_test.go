@@ -222,6 +222,24 @@ func TestLiveLinesRedrawInPlace(t *testing.T) {
 	}
 }
 
+func TestLiveLinesPrintlnAboveTheBlock(t *testing.T) {
+	var plain bytes.Buffer
+	NewLiveLines(&plain, false, 80).Println("file 3 uploaded")
+	if plain.String() != "file 3 uploaded\n" {
+		t.Fatalf("disabled Println wrote %q", plain.String())
+	}
+	var buf bytes.Buffer
+	l := NewLiveLines(&buf, true, 80)
+	l.Set(0, "pending 4", true)
+	l.Println("connection lost")
+	l.Clear()
+	out := buf.String()
+	logged, status := strings.Index(out, "connection lost"), strings.LastIndex(out, "pending 4")
+	if logged < 0 || status < logged {
+		t.Fatalf("the log line is not above the redrawn block: %q", out)
+	}
+}
+
 func TestLineChart(t *testing.T) {
 	lines := LineChart([]float64{0, 1, 2, 3, 4, 5, 6, 7}, 0, 7, 4, 2)
 	if len(lines) != 2 {
