@@ -95,6 +95,9 @@ func New(o Options) (*Client, error) {
 		t.Proxy = http.ProxyFromEnvironment
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 		t.MaxIdleConnsPerHost = 8
+		// Exports are long single streams: bigger frames and windows than HTTP/2's defaults
+		// let them run at the speed of the server, not of the flow control.
+		t.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: 1 << 20, MaxReceiveBufferPerStream: 16 << 20, MaxReceiveBufferPerConnection: 32 << 20}
 		rt = t
 	}
 	r := o.Retry

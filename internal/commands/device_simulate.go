@@ -26,7 +26,6 @@ type deviceSimulateOptions struct {
 	start         string
 	outages       []string
 	seed          uint64
-	verbose       bool
 }
 
 func newDeviceSimulateCmd(f *Factory) *cobra.Command {
@@ -55,7 +54,10 @@ that much simulated time, once the spool is empty (at most --drain-timeout of re
 
 Outages are START+DURATION: START is a time (RFC 3339 or a date, UTC without a zone) or
 +AMOUNT after the simulated time this run starts at (a new spool's --start, or where a
-resumed spool stopped); DURATION is an amount with a unit (s, m, h, d, w).`,
+resumed spool stopped); DURATION is an amount with a unit (s, m, h, d, w).
+
+The log shows connections, outages, drops, rejections and loss reports; --verbose adds every
+file spooled and uploaded and every failed attempt.`,
 		Example: `  # a week in about ten seconds, with a day without network on the third day
   smartx device simulate --bundle sx-00042.json --spool ./spool --start 2026-11-02 \
       --duration 7d --speed 60000 --outage +2d+1d
@@ -80,7 +82,6 @@ resumed spool stopped); DURATION is an amount with a unit (s, m, h, d, w).`,
 	fs.Var(&o.spoolCap, "spool-cap", "how much data the spool keeps before dropping the oldest files")
 	fs.Var(&o.drainTimeout, "drain-timeout", "after --duration, how long (real time) to keep sending what the spool holds")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the synthetic building (default: derived from the serial)")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print every file spooled and uploaded")
 	_ = cmd.MarkFlagRequired("bundle")
 	_ = cmd.MarkFlagRequired("spool")
 	return cmd
@@ -140,7 +141,7 @@ func runDeviceSimulate(ctx context.Context, f *Factory, o *deviceSimulateOptions
 	}
 
 	live := ui.NewLiveLines(f.IO.ErrOut, f.IO.IsStderrTTY(), f.IO.TerminalWidth())
-	r := &simulateRenderer{live: live, st: es, verbose: o.verbose}
+	r := &simulateRenderer{live: live, st: es, verbose: f.Global.Verbose}
 	cfg.OnEvent = r.event
 	sim, err := device.New(cfg)
 	if err != nil {
