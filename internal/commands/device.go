@@ -69,11 +69,7 @@ func newDeviceListCmd(f *Factory) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
-			if err != nil {
-				return &usageError{err: err}
-			}
-			c, _, err := f.apiClient(false)
+			format, c, err := f.tableOrJSONClient()
 			if err != nil {
 				return err
 			}
@@ -110,11 +106,7 @@ func newDeviceShowCmd(f *Factory) *cobra.Command {
 		Short: "Show a device",
 		Args:  exactArgs(1, "a device id or serial"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
-			if err != nil {
-				return &usageError{err: err}
-			}
-			c, _, err := f.apiClient(false)
+			format, c, err := f.tableOrJSONClient()
 			if err != nil {
 				return err
 			}
@@ -173,11 +165,7 @@ month) was full. Exit status 1 when there is an unreported loss.`,
 }
 
 func runDeviceStatus(ctx context.Context, f *Factory, ref string) error {
-	format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
-	if err != nil {
-		return &usageError{err: err}
-	}
-	c, _, err := f.apiClient(false)
+	format, c, err := f.tableOrJSONClient()
 	if err != nil {
 		return err
 	}
@@ -290,11 +278,7 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 		Args: exactArgs(1, "a device id or serial"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
-			if err != nil {
-				return &usageError{err: err}
-			}
-			c, _, err := f.apiClient(false)
+			format, c, err := f.tableOrJSONClient()
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/buildinfo"
 	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/config"
+	"github.com/smart-impulse/smartx/internal/ui"
 )
 
 // configDir returns where profiles are kept.
@@ -34,6 +35,17 @@ func (f *Factory) resolveTarget() (config.Resolved, error) {
 		return r, &usageError{err: err}
 	}
 	return r, nil
+}
+
+// tableOrJSONClient is the start of a command that prints a table or JSON from the API: the -o
+// format, checked before anything is sent, and the client.
+func (f *Factory) tableOrJSONClient() (ui.Format, *client.Client, error) {
+	format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
+	if err != nil {
+		return "", nil, &usageError{err: err}
+	}
+	c, _, err := f.apiClient(false)
+	return format, c, err
 }
 
 // apiClient builds the API client once per command, from the resolved target. The token is

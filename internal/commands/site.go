@@ -127,11 +127,7 @@ func newSiteShowCmd(f *Factory) *cobra.Command {
 		Args:  exactArgs(1, "a site id or name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
-			if err != nil {
-				return &usageError{err: err}
-			}
-			c, _, err := f.apiClient(false)
+			format, c, err := f.tableOrJSONClient()
 			if err != nil {
 				return err
 			}

@@ -23,11 +23,7 @@ func newTokenShowCmd(f *Factory) *cobra.Command {
 }
 
 func runTokenShow(ctx context.Context, f *Factory, id string) error {
-	format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
-	if err != nil {
-		return &usageError{err: err}
-	}
-	c, _, err := f.apiClient(false)
+	format, c, err := f.tableOrJSONClient()
 	if err != nil {
 		return err
 	}
