@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +22,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/smart-impulse/smartx/internal/aescodec"
+	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/commands"
 	"github.com/smart-impulse/smartx/internal/datafiles/datafilestest"
 	"github.com/smart-impulse/smartx/internal/device"
@@ -47,6 +54,12 @@ func TestScripts(t *testing.T) {
 			"jsonget":       jsonGet,
 			"envfromfile":   envFromFile,
 			"upload":        uploadDatafiles,
+			"freeport":      freePort,
+			"simreadings":   simReadings,
+			"waitspool":     waitSpool,
+			"waitreceived":  waitReceived,
+			"lsdir":         lsDir,
+			"checkstatus":   checkStatus,
 		},
 	})
 }
@@ -104,6 +117,9 @@ func setupPlatform(env *testscript.Env) error {
 		"CA_FILE":       ca,
 		"CLOSED_PORT":   strconv.Itoa(closed),
 		"NO_COLOR":      "1",
+		// Under -race, every process sleeps a second at exit (atexit_sleep_ms=1000) in case
+		// another goroutine is about to report; scripts run dozens of processes each.
+		"GORACE": strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0"),
 	}
 	for k, v := range vars {
 		env.Setenv(k, v)
@@ -175,10 +191,17 @@ func envFromFile(ts *testscript.TestScript, neg bool, args []string) {
 
 // uploadDatafiles plays a device: it writes HOURS one-hour data files of the synthetic load curve
 // (seed 5, from 2026-11-16T00:00Z) with the bundle's key and uploads them to the bundle's server
-// with its credential: upload BUNDLE HOURS.
+// with its credential, but for the sequence numbers listed after HOURS, which play files lost on
+// the way: upload BUNDLE HOURS [SKIP]...
 func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: upload BUNDLE HOURS")
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: upload BUNDLE HOURS [SKIP]...")
+	}
+	skip := map[uint64]bool{}
+	for _, a := range args[2:] {
+		n, err := strconv.ParseUint(a, 10, 64)
+		ts.Check(err)
+		skip[n] = true
 	}
 	b, _, err := device.LoadBundle(ts.MkAbs(args[0]))
 	ts.Check(err)
@@ -193,7 +216,12 @@ func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
 	pool, err := b.CertPool()
 	ts.Check(err)
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	uploaded := 0
 	for _, f := range files {
+		if skip[f.Sequence] {
+			continue
+		}
+		uploaded++
 		req, err := http.NewRequest(http.MethodPost, b.ServerURL+"/v1/ingest", bytes.NewReader(f.Data))
 		ts.Check(err)
 		req.Header.Set("Authorization", "Bearer "+b.UploadCredential)
@@ -206,5 +234,245 @@ func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("upload of file %d: %s %s", f.Sequence, resp.Status, body)
 		}
 	}
-	fmt.Fprintf(ts.Stdout(), "uploaded %d files\n", len(files))
+	fmt.Fprintf(ts.Stdout(), "uploaded %d files\n", uploaded)
+}
+
+// pollFor bounds the waits of the simulator scripts: long enough for a loaded machine, short
+// enough that a stuck script fails with a message rather than at the test's deadline.
+const pollFor = 30 * time.Second
+
+// freePort sets VAR to a TCP port of 127.0.0.1 that is free: freeport VAR. A server killed
+// and restarted must listen on the same port, since the device's bundle pins its URL; port 0
+// would pick a new one. The port is taken below the kernel's ephemeral range where there is
+// one, so that while the server is down no socket of another process is given it.
+func freePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	lo, hi := 0, 0 // port 0: the kernel picks, in its ephemeral range
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if first, err := strconv.Atoi(f[0]); err == nil && first > 11024 {
+				lo, hi = first-10000, first
+			}
+		}
+	}
+	for try := 0; try < 100; try++ {
+		port := 0
+		if hi > lo {
+			port = lo + rand.IntN(hi-lo)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken: try another
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ts.Check(ln.Close())
+		ts.Setenv(args[0], strconv.Itoa(port))
+		return
+	}
+	ts.Fatalf("freeport: no free port found on 127.0.0.1")
+}
+
+// simSummary is the part of `smartx device simulate -o json` that says which readings the
+// simulator generated.
+type simSummary struct {
+	Serial       string    `json:"serial"`
+	Seed         uint64    `json:"seed"`
+	Origin       time.Time `json:"origin"`
+	Interval     string    `json:"interval"`
+	SimulatedNow time.Time `json:"simulated_now"`
+	NextSequence uint64    `json:"next_sequence"`
+}
+
+func readSimSummary(ts *testscript.TestScript, name string) simSummary {
+	var s simSummary
+	if err := json.Unmarshal([]byte(ts.ReadFile(name)), &s); err != nil {
+		ts.Fatalf("%s is not the -o json summary of smartx device simulate: %v", name, err)
+	}
+	if s.Serial == "" || s.Origin.IsZero() || s.Interval == "" {
+		ts.Fatalf("%s lacks serial, origin or interval: is it the summary of a run that started?", name)
+	}
+	return s
+}
+
+// simReadings writes to OUT the CSV that `smartx readings --device SERIAL --format csv` must
+// return for the readings a simulator generated, and prints their count:
+// simreadings SUMMARY OUT [FROM TO]... SUMMARY is the simulator's -o json output (serial,
+// seed, origin, interval); the readings are those of [FROM, TO) for each pair of RFC 3339
+// times, by default [origin, simulated_now). They come from device.ReadingsGenerator and are
+// written by readings.Exporter, the code of the platform's raw export, so the files compare
+// byte for byte, reading by reading.
+func simReadings(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args)%2 != 0 {
+		ts.Fatalf("usage: simreadings SUMMARY OUT [FROM TO]...")
+	}
+	s := readSimSummary(ts, args[0])
+	interval, err := time.ParseDuration(s.Interval)
+	ts.Check(err)
+	ranges := args[2:]
+	if len(ranges) == 0 {
+		ranges = []string{s.Origin.Format(time.RFC3339), s.SimulatedNow.Format(time.RFC3339)}
+	}
+	g, err := device.ReadingsGenerator(s.Seed, s.Origin, interval)
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs(args[1]))
+	ts.Check(err)
+	defer f.Close()
+	exp, err := readings.NewExporter(f, readings.ExportCSV, readings.ExportOptions{})
+	ts.Check(err)
+	src := exp.Source(s.Serial, g.Schema().Channels)
+	var last time.Time
+	for i := 0; i < len(ranges); i += 2 {
+		from, err := time.Parse(time.RFC3339, ranges[i])
+		ts.Check(err)
+		to, err := time.Parse(time.RFC3339, ranges[i+1])
+		ts.Check(err)
+		if !from.Before(to) || from.Before(last) {
+			ts.Fatalf("simreadings: the ranges must be in order and not empty: %s %s", ranges[i], ranges[i+1])
+		}
+		last = to
+		for r := range g.Range(from.UnixMilli(), to.UnixMilli()) {
+			ts.Check(exp.WriteFrom(src, r))
+		}
+	}
+	ts.Check(exp.Close())
+	ts.Check(f.Close())
+	fmt.Fprintf(ts.Stdout(), "%d readings\n", exp.Rows())
+}
+
+// waitSpool waits until a spool directory holds at least N data files: waitspool DIR N.
+// Temporary files do not count: they are not data files yet.
+func waitSpool(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitspool DIR N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	dir := ts.MkAbs(args[0])
+	n := 0
+	for deadline := time.Now().Add(pollFor); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n = countDataFiles(dir); n >= want {
+			fmt.Fprintf(ts.Stdout(), "%s holds %d data files\n", args[0], n)
+			return
+		}
+	}
+	ts.Fatalf("%s holds %d data files, not %d, after %v", args[0], n, want, pollFor)
+}
+
+func countDataFiles(dir string) int {
+	entries, _ := os.ReadDir(dir) // not there yet: none
+	n := 0
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".sxd") && !strings.HasPrefix(e.Name(), ".") {
+			n++
+		}
+	}
+	return n
+}
+
+// statusClient is a client of the platform in SMARTX_SERVER, with SMARTX_TOKEN and
+// SMARTX_CA_FILE, that tries each request once: the waits poll on their own.
+func statusClient(ts *testscript.TestScript) *client.Client {
+	c, err := client.New(client.Options{
+		Server: ts.Getenv("SMARTX_SERVER"), Token: ts.Getenv("SMARTX_TOKEN"), CAFile: ts.Getenv("SMARTX_CA_FILE"),
+		Timeout: 5 * time.Second, Retry: client.RetryPolicy{Attempts: 1},
+	})
+	ts.Check(err)
+	return c
+}
+
+// waitReceived waits until the platform has received at least N files of the device of a
+// bundle, and prints how many it has: waitreceived BUNDLE N. A server that does not answer
+// yet (starting, restarting) is waited for too.
+func waitReceived(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitreceived BUNDLE N")
+	}
+	b, _, err := device.LoadBundle(ts.MkAbs(args[0]))
+	ts.Check(err)
+	want, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	c := statusClient(ts)
+	var last error
+	for deadline := time.Now().Add(pollFor); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := c.DeviceStatus(ctx, b.DeviceID)
+		cancel()
+		if last = err; err == nil && st.FilesReceived >= want {
+			fmt.Fprintf(ts.Stdout(), "the platform has received %d files of %s\n", st.FilesReceived, b.Serial)
+			return
+		}
+	}
+	ts.Fatalf("the platform did not receive %d files of %s within %v (last error: %v)", want, b.Serial, pollFor, last)
+}
+
+// lsDir prints the files under DIR, one a line, relative and sorted, directories with a
+// trailing slash: lsdir DIR. Scripts match it to check what a spool holds.
+func lsDir(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: lsdir DIR")
+	}
+	root := ts.MkAbs(args[0])
+	var names []string
+	ts.Check(filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == root {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			rel += "/"
+		}
+		names = append(names, rel)
+		return nil
+	}))
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintln(ts.Stdout(), n)
+	}
+}
+
+// checkStatus checks what the platform holds of a device against what its simulator did:
+// checkstatus STATUS SUMMARY WANT. STATUS is `smartx device status -o json`, SUMMARY the -o json
+// summary of the simulator's last run, WANT the CSV of simreadings. Every sequence number from 1
+// to the last one used is on the platform exactly once (the store keys files by sequence, so
+// "once" is its job; "every" is counted here: a crash must leave no gap either); the platform
+// holds exactly the readings of WANT; no loss, no gap.
+func checkStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: checkstatus STATUS SUMMARY WANT")
+	}
+	var st api.DeviceStatus
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &st))
+	sum := readSimSummary(ts, args[1])
+	wantReadings := int64(strings.Count(ts.ReadFile(args[2]), "\n") - 1) // less the header
+	used := sum.NextSequence - 1
+	var problems []string
+	switch {
+	case st.LastSequence == nil:
+		problems = append(problems, "the platform received no file")
+	case *st.LastSequence != used:
+		problems = append(problems, fmt.Sprintf("the last sequence received is %d, the simulator used up to %d", *st.LastSequence, used))
+	}
+	if got := st.FilesReceived + st.MissingFiles; got != int64(used) {
+		problems = append(problems, fmt.Sprintf("%d files received and %d missing do not make the %d sequences used", st.FilesReceived, st.MissingFiles, used))
+	}
+	if st.MissingFiles != 0 {
+		problems = append(problems, fmt.Sprintf("%d sequences missing (%v)", st.MissingFiles, st.SequenceGaps))
+	}
+	if st.ReadingsReceived != wantReadings {
+		problems = append(problems, fmt.Sprintf("%d readings received, %d generated", st.ReadingsReceived, wantReadings))
+	}
+	if len(st.ReportedLosses) > 0 || len(st.TimeGaps) > 0 {
+		problems = append(problems, fmt.Sprintf("losses %v, time gaps %v", st.ReportedLosses, st.TimeGaps))
+	}
+	if len(problems) > 0 {
+		ts.Fatalf("%s: %s", st.Serial, strings.Join(problems, "; "))
+	}
+	fmt.Fprintf(ts.Stdout(), "%s: sequences 1-%d: %d files received; %d readings\n",
+		st.Serial, used, st.FilesReceived, st.ReadingsReceived)
 }

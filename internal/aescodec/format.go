@@ -146,7 +146,7 @@ func headerMAC(headerKey, fields []byte) []byte {
 
 // validate checks the fields a Writer takes from its caller.
 func (h *Header) validate() error {
-	if err := checkSerial(h.Serial); err != nil {
+	if err := CheckSerial(h.Serial); err != nil {
 		return err
 	}
 	if err := h.Schema.Validate(); err != nil {
@@ -163,13 +163,16 @@ func (h *Header) validate() error {
 	return nil
 }
 
-func checkSerial(s string) error {
+// CheckSerial applies the rule of a device serial, which every data file header carries: 1 to
+// MaxSerialLen printable ASCII bytes, no space (SX-00042). Everything that registers or reads
+// serials uses it, so a serial accepted anywhere fits in a file.
+func CheckSerial(s string) error {
 	if len(s) == 0 || len(s) > MaxSerialLen {
 		return fmt.Errorf("device serial %q has %d bytes, want 1 to %d", s, len(s), MaxSerialLen)
 	}
 	for i := range len(s) {
 		if s[i] < 0x21 || s[i] > 0x7e {
-			return fmt.Errorf("device serial %q has a byte 0x%02x that is not printable ASCII", s, s[i])
+			return fmt.Errorf("device serial %q has a byte 0x%02x that is not printable ASCII (spaces are not allowed either): write it as on the label, such as SX-00042", s, s[i])
 		}
 	}
 	return nil
@@ -337,7 +340,7 @@ func parseHeader(raw []byte) (Header, error) {
 	serial := p.take(p.u8("serial length"), "serial")
 	h.Serial = string(serial)
 	if p.err == nil {
-		if err := checkSerial(h.Serial); err != nil {
+		if err := CheckSerial(h.Serial); err != nil {
 			p.fail(off, "%v", err)
 		}
 	}

@@ -156,7 +156,8 @@ func newDeviceStatusCmd(f *Factory) *cobra.Command {
 		Long: `Show what the platform received from a device: last contact, files and readings, the
 period covered, and the communication losses: missing files (sequence gaps), periods
 without readings, and the files the device reports it dropped because its spool (about a
-month) was full. Exit status 1 when there is an unreported loss.`,
+month) was full. Exit status 1 when files are missing that the device did not report dropping
+(a loss nobody explained: look at the device's connection and spool).`,
 		Args: exactArgs(1, "a device id or serial"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDeviceStatus(cmd.Context(), f, args[0])
@@ -178,9 +179,27 @@ func runDeviceStatus(ctx context.Context, f *Factory, ref string) error {
 		return err
 	}
 	if format == ui.FormatJSON {
-		return ui.WriteJSON(f.IO.Out, s)
+		err = ui.WriteJSON(f.IO.Out, s)
+	} else {
+		err = renderDeviceStatus(f.IO.Out, f.IO.Styles(), s, f.Now())
 	}
-	return renderDeviceStatus(f.IO.Out, f.IO.Styles(), s, f.Now())
+	if err != nil {
+		return err
+	}
+	if unreportedGaps(s) {
+		return silentExit(exitFailure)
+	}
+	return nil
+}
+
+// unreportedGaps reports whether files are missing that the device did not report dropping.
+func unreportedGaps(s api.DeviceStatus) bool {
+	for _, g := range s.SequenceGaps {
+		if !g.Reported {
+			return true
+		}
+	}
+	return s.SequenceGapsTotal > len(s.SequenceGaps) // older runs, not listed: assume the worst
 }
 
 func renderDeviceStatus(w interface{ Write([]byte) (int, error) }, st *ui.Styles, s api.DeviceStatus, now time.Time) error {
@@ -207,7 +226,10 @@ func renderDeviceStatus(w interface{ Write([]byte) (int, error) }, st *ui.Styles
 	}
 	b.WriteString("\n")
 	losses := len(s.SequenceGaps) + len(s.TimeGaps) + len(s.ReportedLosses)
-	if losses == 0 {
+	switch {
+	case losses == 0 && s.FilesReceived == 0:
+		fmt.Fprintf(&b, "  %s nothing received yet: check the device is powered and run 'smartx preflight' on its network\n", st.Warn("!"))
+	case losses == 0:
 		fmt.Fprintf(&b, "  %s no communication loss\n", st.OK("✓"))
 	}
 	if len(s.ReportedLosses) > 0 {

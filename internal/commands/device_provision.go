@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
 	"github.com/smart-impulse/smartx/internal/ui"
@@ -140,6 +141,9 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 	}
 	if o.serial == "" || o.site == "" {
 		return usageErrorf("--serial and --site are required")
+	}
+	if err := aescodec.CheckSerial(o.serial); err != nil {
+		return usageErrorf("--serial: %w", err)
 	}
 	if !o.dryRun && o.out == "" {
 		return usageErrorf("--out is required: where to write the provisioning bundle")

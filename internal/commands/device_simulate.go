@@ -67,6 +67,14 @@ file spooled and uploaded and every failed attempt.`,
       --duration 35d --speed 500000 --outage +1d+30d`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Unset, the interval and the period are a new spool's defaults or a resumed
+			// spool's own: passing the defaults would refuse a spool made with others.
+			if !cmd.Flags().Changed("interval") {
+				o.interval = 0
+			}
+			if !cmd.Flags().Changed("file-period") {
+				o.filePeriod = 0
+			}
 			return runDeviceSimulate(cmd.Context(), f, o)
 		},
 	}
@@ -264,6 +272,10 @@ func (r *simulateRenderer) status() {
 		return
 	}
 	s := r.sim.Stats()
+	if s.SimulatedNow.IsZero() {
+		r.live.Set(0, "opening the spool", true)
+		return
+	}
 	line := fmt.Sprintf("%s  spooled %d · uploaded %d · pending %d", s.SimulatedNow.UTC().Format("2006-01-02 15:04"),
 		s.FilesSpooled, s.FilesUploaded, s.FilesPending)
 	if s.FilesDropped > 0 {
@@ -320,8 +332,8 @@ func (r *simulateRenderer) event(e device.Event) {
 // flushDropped logs the runs of dropped files as one line each; r.mu is held.
 func (r *simulateRenderer) flushDropped() {
 	for _, l := range r.dropped {
-		r.live.Println(r.st.Warn(fmt.Sprintf("spool full: dropped %d files (sequences %d-%d, %s to %s); the loss will be reported",
-			l.Files, l.FirstSequence, l.LastSequence, l.From.UTC().Format("2006-01-02T15:04Z"), l.To.UTC().Format("2006-01-02T15:04Z"))))
+		r.live.Println(r.st.Warn(fmt.Sprintf("spool full: dropped %s (sequences %d-%d, %s to %s); the loss will be reported",
+			ui.Plural(int(l.Files), "file"), l.FirstSequence, l.LastSequence, l.From.UTC().Format("2006-01-02T15:04Z"), l.To.UTC().Format("2006-01-02T15:04Z"))))
 	}
 	r.dropped = r.dropped[:0]
 }

@@ -147,7 +147,7 @@ func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
 					return err
 				}
 			}
-			return printServerDevBlock(f, r)
+			return printServerDevBlock(f, r, opts.dataDir == "")
 		},
 	})
 }
@@ -161,11 +161,16 @@ func serverDevEnv(r server.Ready) [][2]string {
 	}
 }
 
-func printServerDevBlock(f *Factory, r server.Ready) error {
+// printServerDevBlock shows what a dev server made; ephemeral is false when --data-dir keeps it.
+func printServerDevBlock(f *Factory, r server.Ready, ephemeral bool) error {
 	st := f.IO.Styles()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s\n", st.Bold("smartx server is running in dev mode."))
-	fmt.Fprintf(&b, "%s\n\n", st.Warn("Everything lives in a temporary directory and a key held in memory: it disappears on exit. Never use dev mode in production."))
+	if ephemeral {
+		fmt.Fprintf(&b, "%s\n\n", st.Warn("Everything lives in a temporary directory and a key held in memory: it disappears on exit. Never use dev mode in production."))
+	} else {
+		fmt.Fprintf(&b, "%s\n\n", st.Warn("The data and its master key stay in the --data-dir given: restart with 'smartx server --data-dir' to keep them. Never use dev mode in production."))
+	}
 	for _, kv := range [][2]string{{"Server URL", r.URL}, {"CA file", r.CAFile}, {"Account", r.Dev.AccountID},
 		{"Owner e-mail", r.Dev.Email}, {"Owner password", r.Dev.Password}, {"Admin token", r.Dev.Token}} {
 		fmt.Fprintf(&b, "  %-15s %s\n", kv[0]+":", kv[1])

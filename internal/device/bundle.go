@@ -115,7 +115,7 @@ func (b *Bundle) Validate() error {
 	}
 	checkID("device_id", b.DeviceID, api.PrefixDevice)
 	checkID("site_id", b.SiteID, api.PrefixSite)
-	if err := checkSerial(b.Serial); err != nil {
+	if err := aescodec.CheckSerial(b.Serial); err != nil {
 		bad("serial", "%v", err)
 	}
 	if strings.TrimSpace(b.SiteName) == "" || len(b.SiteName) > maxSiteNameLen || strings.ContainsFunc(b.SiteName, isControl) {
@@ -371,19 +371,6 @@ func parseCACertificates(text string) ([]*x509.Certificate, error) {
 		return nil, errors.New("holds no certificate: leave it empty when the server uses a public CA")
 	}
 	return certs, nil
-}
-
-// checkSerial applies the data file rule: 1 to 64 printable ASCII bytes, no space.
-func checkSerial(s string) error {
-	if len(s) == 0 || len(s) > aescodec.MaxSerialLen {
-		return fmt.Errorf("must be 1 to %d characters, got %d", aescodec.MaxSerialLen, len(s))
-	}
-	for i := range len(s) {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return fmt.Errorf("%q has a character that is not printable ASCII or is a space", s)
-		}
-	}
-	return nil
 }
 
 func isToken(s string) bool {

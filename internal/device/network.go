@@ -34,7 +34,7 @@ const (
 	FieldGateway = "gateway"
 	FieldDNS     = "dns"
 	FieldProxy   = "proxy"
-	FieldNTP     = "ntp"
+	FieldNTP     = "ntp-server"
 )
 
 // MaxDNSServers is how many DNS servers a Smart X takes.
@@ -157,14 +157,14 @@ func (n NetworkSettings) Validate() error {
 		v.static(n)
 	case ModeDHCP:
 		if n.Address.IsValid() {
-			v.bad(FieldIP, n.Address.String(), "a static address is not used with --network dhcp: remove --ip, or use --network static")
+			v.bad(FieldIP, n.Address.String(), "a static address is not used with --dhcp: remove --ip, or remove --dhcp")
 		}
 		if n.Gateway.IsValid() {
-			v.bad(FieldGateway, n.Gateway.String(), "DHCP gives the gateway: remove --gateway, or use --network static")
+			v.bad(FieldGateway, n.Gateway.String(), "DHCP gives the gateway: remove --gateway, or give a static --ip instead of --dhcp")
 		}
 		v.dns(n.DNS, netip.Prefix{}, false)
 	case "":
-		v.bad(FieldNetwork, "", "required: dhcp (the site's DHCP server gives the address) or static")
+		v.bad(FieldNetwork, "", "required: --dhcp (the site's DHCP server gives the address) or a static --ip")
 	default:
 		v.bad(FieldNetwork, string(n.Mode), "must be dhcp or static")
 	}
@@ -196,7 +196,7 @@ func (v *validation) static(n NetworkSettings) {
 	subnet := netip.Prefix{} // valid once the address is usable for subnet checks
 	switch p := n.Address; {
 	case !p.IsValid():
-		v.bad(FieldIP, "", "required with --network static: give the address and the mask, e.g. 192.168.10.50/24")
+		v.bad(FieldIP, "", "required for a static address: give the address and the mask, e.g. 192.168.10.50/24")
 	case !p.Addr().Is4():
 		v.bad(FieldIP, p.String(), ipv6Problem)
 	default:
@@ -211,7 +211,7 @@ func (v *validation) static(n NetworkSettings) {
 	}
 	v.gateway(n.Gateway, subnet)
 	if len(n.DNS) == 0 {
-		v.bad(FieldDNS, "", "at least one DNS server is required with --network static, e.g. the site's DNS server or its router 192.168.10.1")
+		v.bad(FieldDNS, "", "at least one DNS server is required with a static --ip, e.g. the site's DNS server or its router 192.168.10.1")
 	}
 	v.dns(n.DNS, subnet, true)
 }
@@ -251,7 +251,7 @@ func specialAddrProblem(a netip.Addr, role string) string {
 	case a.IsLoopback():
 		return fmt.Sprintf("a loopback address (127.x.x.x) stays inside one machine and cannot be %s", role)
 	case a.IsLinkLocalUnicast():
-		return fmt.Sprintf("a link-local address (169.254.0.0/16) is what a device picks by itself when DHCP fails; it cannot be %s: use an address of the site's network, or --network dhcp", role)
+		return fmt.Sprintf("a link-local address (169.254.0.0/16) is what a device picks by itself when DHCP fails; it cannot be %s: use an address of the site's network, or --dhcp", role)
 	case a.IsMulticast():
 		return fmt.Sprintf("a multicast address (224.0.0.0/4) cannot be %s", role)
 	case a.As4()[0] >= 240:
@@ -265,7 +265,7 @@ func specialAddrProblem(a netip.Addr, role string) string {
 func (v *validation) gateway(g netip.Addr, subnet netip.Prefix) {
 	switch {
 	case !g.IsValid():
-		v.bad(FieldGateway, "", "required with --network static: the router's address on the device's network, e.g. 192.168.10.1")
+		v.bad(FieldGateway, "", "required with a static --ip: the router's address on the device's network, e.g. 192.168.10.1")
 		return
 	case !g.Is4():
 		v.bad(FieldGateway, g.String(), ipv6Problem)

@@ -81,7 +81,7 @@ func TestValidateRejects(t *testing.T) {
 	}{
 		{"no mode", func(n *NetworkSettings) { n.Mode = "" }, FieldNetwork, "required"},
 		{"unknown mode", func(n *NetworkSettings) { n.Mode = "auto" }, FieldNetwork, "dhcp or static"},
-		{"static without address", func(n *NetworkSettings) { n.Address = netip.Prefix{} }, FieldIP, "required with --network static"},
+		{"static without address", func(n *NetworkSettings) { n.Address = netip.Prefix{} }, FieldIP, "required for a static address"},
 		{"IPv6 address", func(n *NetworkSettings) { n.Address = netip.MustParsePrefix("2001:db8::5/64") }, FieldIP, "IPv6 is not supported"},
 		{"network address", func(n *NetworkSettings) { n.Address = netip.MustParsePrefix("192.168.10.0/24") }, FieldIP,
 			"this is the network address of 192.168.10.0/24, not a host: pick an address between .1 and .254"},
@@ -95,7 +95,7 @@ func TestValidateRejects(t *testing.T) {
 		{"multicast", func(n *NetworkSettings) { n.Address = netip.MustParsePrefix("224.0.0.5/24") }, FieldIP, "multicast"},
 		{"unspecified", func(n *NetworkSettings) { n.Address = netip.MustParsePrefix("0.0.0.0/24") }, FieldIP, "this network"},
 		{"reserved", func(n *NetworkSettings) { n.Address = netip.MustParsePrefix("250.1.1.1/24") }, FieldIP, "reserved"},
-		{"no gateway", func(n *NetworkSettings) { n.Gateway = netip.Addr{} }, FieldGateway, "required with --network static"},
+		{"no gateway", func(n *NetworkSettings) { n.Gateway = netip.Addr{} }, FieldGateway, "required with a static --ip"},
 		{"gateway outside the subnet", func(n *NetworkSettings) { n.Gateway = netip.MustParseAddr("192.168.11.1") }, FieldGateway,
 			"outside the device's network 192.168.10.0/24"},
 		{"gateway is the host", func(n *NetworkSettings) { n.Gateway = netip.MustParseAddr("192.168.10.50") }, FieldGateway, "device's own address"},
@@ -131,7 +131,7 @@ func TestValidateRejects(t *testing.T) {
 		{"NTP mistyped address", func(n *NetworkSettings) { n.NTPServer = "192.168.10.300" }, FieldNTP, "not a valid host name"},
 		{"NTP IPv6", func(n *NetworkSettings) { n.NTPServer = "[2001:db8::1]:123" }, FieldNTP, "IPv6"},
 		{"NTP multicast", func(n *NetworkSettings) { n.NTPServer = "224.0.1.1" }, FieldNTP, "multicast"},
-		{"dhcp with a static address", func(n *NetworkSettings) { n.Mode = ModeDHCP; n.Gateway = netip.Addr{} }, FieldIP, "not used with --network dhcp"},
+		{"dhcp with a static address", func(n *NetworkSettings) { n.Mode = ModeDHCP; n.Gateway = netip.Addr{} }, FieldIP, "not used with --dhcp"},
 		{"dhcp with a gateway", func(n *NetworkSettings) { n.Mode = ModeDHCP; n.Address = netip.Prefix{} }, FieldGateway, "DHCP gives the gateway"},
 		{"dhcp with a bad DNS override", func(n *NetworkSettings) {
 			*n = NetworkSettings{Mode: ModeDHCP, DNS: addrs("127.0.0.53")}
@@ -181,7 +181,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, e := range list {
 		fields = append(fields, e.Field)
 	}
-	if got := strings.Join(fields, ","); got != "ip,gateway,dns,proxy,ntp" {
+	if got := strings.Join(fields, ","); got != "ip,gateway,dns,proxy,ntp-server" {
 		t.Errorf("problems of %s, want ip,gateway,dns,proxy,ntp: %v", got, err)
 	}
 	if strings.Contains(err.Error(), "hunter2") {

@@ -484,7 +484,7 @@ func (r recovery) describe(dir string, st spoolState) string {
 		fmt.Fprintf(&b, "; removed %d partial files", r.tempRemoved)
 	}
 	if r.rewound {
-		b.WriteString("; the file being written at the crash is generated again under a new sequence number")
+		b.WriteString("; the file being written at the crash is generated again under its sequence number")
 	}
 	if r.dropFinished > 0 {
 		fmt.Fprintf(&b, "; finished dropping %d files", r.dropFinished)

@@ -32,9 +32,11 @@ import (
 // (3) the file is renamed into place and the directory fsynced; (4) the state is saved again,
 // the in-flight mark cleared, with the files dropped to keep the spool under its cap recorded
 // as losses, and only then are those files deleted and the new file shown to the uploader.
-// So after a crash at any point: a sequence number is never reused (it was saved before the
-// file appeared); a file marked in flight that is not in the spool was never visible, hence
-// never uploaded, and its period is generated again under a new sequence number; a recorded
+// So after a crash at any point: a sequence number whose file may have been seen is never
+// reused (it was saved before the file appeared); a file marked in flight that is not in the
+// spool was never visible, hence never uploaded, so its period is generated again under the
+// same sequence number (a new one would leave a gap the platform reports as a missing file,
+// though no reading is missing); a recorded
 // loss whose files still exist finishes its deletion. Deleting an uploaded file is not
 // synced: if a crash undoes it, the file is sent again and the platform answers "duplicate".
 
@@ -192,9 +194,12 @@ func (s *spool) recover(set spoolSettings, rec *recovery) error {
 	if f := s.st.InFlight; f != nil {
 		if !slices.ContainsFunc(s.files, func(sf spoolFile) bool { return sf.Sequence == f.Sequence }) {
 			// Steps (2)-(3) were interrupted: the file never appeared, so nobody has its
-			// readings. Generate its period again; its sequence number stays used.
+			// readings nor saw its number. Generate its period again under that number.
 			if f.From.Before(s.st.NextPeriodStart) {
 				s.st.NextPeriodStart = f.From
+			}
+			if f.Sequence < s.st.NextSequence {
+				s.st.NextSequence = f.Sequence
 			}
 			rec.rewound = true
 		}

@@ -389,7 +389,7 @@ func (u *uploader) reportLosses(ctx context.Context) outcome {
 		if err := u.sp.lossesSent(len(losses), true); err != nil {
 			u.setError(err)
 		}
-		u.s.emit(Event{Kind: EventLossesReported, Losses: losses, Message: fmt.Sprintf("reported %d loss records to the platform", len(losses))})
+		u.s.emit(Event{Kind: EventLossesReported, Losses: losses, Message: fmt.Sprintf("reported %d loss record(s) to the platform", len(losses))})
 		return outcome{kind: outcomeAck}
 	}
 	u.sp.lossesSent(0, false)

@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // site time zones validate and bucket the same on every machine
 
+	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/auth"
 	"github.com/smart-impulse/smartx/internal/store"
@@ -164,13 +165,8 @@ func (s *Service) DeleteSite(ctx context.Context, caller store.Token, id string)
 // checkSerial applies the data file format's rule: 1 to 64 printable ASCII characters, no
 // space, so the serial can be matched with the header of every file the device writes.
 func checkSerial(serial string) error {
-	if serial == "" || len(serial) > api.MaxSerialBytes {
-		return invalid("serial", "must have 1 to %d characters", api.MaxSerialBytes)
-	}
-	for i := range len(serial) {
-		if serial[i] < 0x21 || serial[i] > 0x7e {
-			return invalid("serial", "must be printable ASCII without spaces, such as SX-00042")
-		}
+	if aescodec.CheckSerial(serial) != nil {
+		return invalid("serial", "must be 1 to %d printable ASCII characters without spaces, such as SX-00042", api.MaxSerialBytes)
 	}
 	return nil
 }

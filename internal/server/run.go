@@ -164,6 +164,9 @@ func masterKey(dd DataDir, log *slog.Logger) (auth.Key, error) {
 		}
 	}
 	k, tooOpen, err := auth.ReadKeyFile(path)
+	if errors.Is(err, fs.ErrNotExist) && dd.MasterKeyFile == "" {
+		return auth.Key{}, fmt.Errorf("no master key in %s: pass the server's key with --master-key-file or SMARTX_MASTER_KEY", dd.Dir)
+	}
 	if err != nil {
 		return auth.Key{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -95,6 +96,14 @@ type Plot struct {
 	FormatY       func(float64) string
 }
 
+// axisLabel writes a value of the y axis without an exponent: 80340, 230.4, 0.0125.
+func axisLabel(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
 // RenderPlot writes p with the y range on the left and the x labels underneath.
 func RenderPlot(w io.Writer, st *Styles, p Plot) error {
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -105,7 +114,7 @@ func RenderPlot(w io.Writer, st *Styles, p Plot) error {
 	}
 	format := p.FormatY
 	if format == nil {
-		format = func(v float64) string { return fmt.Sprintf("%.4g", v) }
+		format = axisLabel
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", st.Bold(p.Title))

@@ -77,3 +77,11 @@ func Sparkline(values []float64) string {
 	}
 	return b.String()
 }
+
+// Plural writes a count with its noun, adding an s unless the count is one: "1 file", "7 files".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -222,6 +222,14 @@ func TestLiveLinesRedrawInPlace(t *testing.T) {
 	}
 }
 
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 files", 1: "1 file", 7: "7 files"} {
+		if got := Plural(n, "file"); got != want {
+			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestLiveLinesPrintlnAboveTheBlock(t *testing.T) {
 	var plain bytes.Buffer
 	NewLiveLines(&plain, false, 80).Println("file 3 uploaded")

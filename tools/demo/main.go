@@ -1,107 +1,65 @@
-// Command demo runs smartx end to end on this machine, against loopback stand-ins only: it is
-// what `make demo` runs. Nothing it starts talks to any address but 127.0.0.1.
+// Command demo runs smartx end to end on this machine: it is what `make demo` runs.
+//
+// It starts a throwaway platform server (`smartx server --dev`) and small DNS and NTP
+// responders, all on 127.0.0.1, then plays the whole chain as the people who use smartx do:
+// the installer's preflight and provisioning, a simulated Smart X that goes offline twice
+// (once for longer than its spool holds), the support engineer's status, inspect and decode,
+// the analyst's readings, and a read-only token that is used, revoked and refused. Each step
+// prints the smartx command line it runs, so a reader can replay it, and the command's output.
+//
+// Everything lives in a temporary directory removed at the end; every process it starts is
+// stopped, on success, on a failed step and on Ctrl-C. Nothing talks to any address but
+// 127.0.0.1. Exit status: 0 when every step did what it should, 1 with a one-line reason when
+// one did not, 130 when interrupted.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-
-	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
 func main() {
 	smartx := flag.String("smartx", "bin/smartx", "path of the smartx binary to demonstrate")
 	flag.Parse()
-	if err := run(*smartx); err != nil {
-		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, *smartx, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(smartx string) error {
-	bin, err := filepath.Abs(smartx)
+// run plays the demo and returns the exit status. Whatever happens in the scenario, the
+// cleanup runs before it returns.
+func run(ctx context.Context, smartx string, stdout *os.File, stderr io.Writer) int {
+	started := time.Now()
+	d, err := newDemo(smartx, stdout)
 	if err != nil {
-		return err
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 1
 	}
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("smartx binary: %w (run make build first)", err)
+	err = d.scenario(ctx)
+	if err != nil && ctx.Err() == nil {
+		d.showServerLog()
 	}
-	work, err := os.MkdirTemp("", "smartx-demo-")
-	if err != nil {
-		return err
+	cleanupErr := d.cleanup()
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "\ndemo: interrupted after %s; everything it started is stopped and its files are removed\n",
+			time.Since(started).Round(100*time.Millisecond))
+		return 130
+	case err != nil:
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 1
+	case cleanupErr != nil:
+		fmt.Fprintf(stderr, "demo: %v\n", cleanupErr)
+		return 1
 	}
-	defer os.RemoveAll(work)
-
-	step("Start loopback stand-ins for the platform: DNS, HTTPS, HTTP and NTP on 127.0.0.1")
-	platform, err := preflighttest.StartPlatform(preflighttest.PlatformOptions{})
-	if err != nil {
-		return err
-	}
-	defer platform.Close()
-	caFile, err := platform.WriteCAFile(work)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("    %s resolves to 127.0.0.1 through the DNS server at %s\n", preflighttest.Host, platform.DNS.Addr)
-
-	step("The flows the device needs, as an installer sends them to IT before the visit")
-	if err := smartxRun(bin, "preflight", "rules", "--profile", "legacy"); err != nil {
-		return err
-	}
-
-	report := filepath.Join(work, "demo-it-report.md")
-	step("Run every check against the stand-ins (the targets a real site uses are the defaults)")
-	err = smartxRun(bin, "preflight",
-		"--site", "Demo site",
-		"--profile", "legacy",
-		"--host", preflighttest.Host,
-		"--expect-ip", preflighttest.Loopback,
-		"--dns-server", platform.DNS.Addr,
-		"--https-port", strconv.Itoa(platform.HTTPS.Port),
-		"--http-port", strconv.Itoa(platform.HTTP.Port),
-		"--ntp-server", platform.NTP.Addr,
-		"--ping-target", preflighttest.Loopback,
-		"--ca-file", caFile, "--device-roots-only",
-		"--report", report,
-	)
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(report)
-	if err != nil {
-		return err
-	}
-	step("The first lines of the report written for the site's IT department")
-	lines := strings.SplitN(string(data), "\n", 16)
-	fmt.Println(strings.Join(lines[:min(len(lines), 15)], "\n"))
-	fmt.Println("\ndemo finished: every server it started is stopped")
-	return nil
-}
-
-func step(title string) { fmt.Printf("\n==> %s\n", title) }
-
-func smartxRun(bin string, args ...string) error {
-	fmt.Printf("$ smartx %s\n", strings.Join(quoteArgs(args), " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("smartx %s: %w", args[0], err)
-	}
-	return nil
-}
-
-func quoteArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if strings.ContainsAny(a, " \"'") {
-			a = strconv.Quote(a)
-		}
-		out[i] = a
-	}
-	return out
+	fmt.Fprintf(stdout, "\ndemo finished in %s: every step did what it should; the server and the responders are stopped and %s is removed\n",
+		time.Since(started).Round(100*time.Millisecond), d.work)
+	return 0
 }
