@@ -76,6 +76,16 @@ func (l *eventLog) waitReady(t *testing.T) {
 	}
 }
 
+// waitFinished waits until check id has finished: a test that cancels a run expects it done.
+func (l *eventLog) waitFinished(t *testing.T, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); l.index(EventFinished, id) < 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("check %s never finished; finished so far: %v", id, l.finishedIDs())
+		}
+	}
+}
+
 // gatedPing blocks like a slow ping until gate closes.
 func gatedPing(gate <-chan struct{}) PingFunc {
 	return func(ctx context.Context, req PingRequest) (PingStats, error) {
@@ -220,6 +230,7 @@ func TestRunCancel(t *testing.T) {
 	done := make(chan Report, 1)
 	go func() { done <- Run(ctx, cfg, log.record) }()
 	log.waitReady(t)
+	log.waitFinished(t, CheckLocalNetwork) // it needs no network: it ends before the cancel
 	cancelled := time.Now()
 	cancel()
 	var rep Report
