@@ -41,12 +41,10 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	expr := s
-	if c := expr[0]; c >= '0' && c <= '9' && !strings.Contains(expr, "-") {
-		expr = "+" + expr
-	}
-	t, err := timeexpr.Parse(expr, now, time.Local)
-	if err != nil {
+	var t time.Time
+	if d, err := timeexpr.ParseDuration(s); err == nil { // a lifetime: 90d, 12h
+		t = now.Add(d)
+	} else if t, err = timeexpr.Parse(s, now, time.Local); err != nil {
 		return t, usageErrorf("--expires %q: use a duration such as 90d, 12h or 2w, or a date such as 2027-06-30", s)
 	}
 	if !t.After(now) {

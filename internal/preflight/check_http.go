@@ -12,21 +12,8 @@ import (
 func checkHTTPS(ctx context.Context, env *probeEnv) Result {
 	cfg := env.cfg
 	var r Result
-	trust := env.trustStores()
-	if trust.err != nil {
-		r.Status = StatusError
-		r.Reason = trust.err.Error()
-		r.Summary = "cannot load the certificates to verify against: " + trust.err.Error()
-		r.Hint = "check ca-file, or this laptop's certificate store"
-		return r
-	}
-	target := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPSPort))
-	raw, addr, err := dialPlatform(ctx, env, cfg.HTTPSPort)
-	r.setEvidence("address", addr)
-	if err != nil {
-		r.Status = StatusFail
-		r.Summary, r.Hint = connectFailure(err, target)
-		r.Rule = platformRule(cfg, cfg.HTTPSPort)
+	trust, raw, target := dialHTTPSPort(ctx, env, &r)
+	if raw == nil {
 		return r
 	}
 	defer raw.Close()
@@ -39,16 +26,7 @@ func checkHTTPS(ctx context.Context, env *probeEnv) Result {
 		return r
 	}
 	defer conn.Close()
-	rep, err := fetchHealth(ctx, conn, "https", cfg.Host, cfg.HTTPSPort, cfg.HealthPath)
-	if err != nil {
-		r.Status = StatusFail
-		s, hint := connectFailure(err, target)
-		r.Summary = "no answer to GET " + cfg.HealthPath + ": " + s
-		r.Hint = hint
-		r.Rule = platformRule(cfg, cfg.HTTPSPort)
-		return r
-	}
-	evaluateHealth(rep, cfg, false, &r)
+	askHealth(ctx, env.cfg, conn, "https", cfg.HTTPSPort, target, &r)
 	return r
 }
 
@@ -66,15 +44,21 @@ func checkHTTP(ctx context.Context, env *probeEnv) Result {
 		return r
 	}
 	defer conn.Close()
-	rep, err := fetchHealth(ctx, conn, "http", cfg.Host, cfg.HTTPPort, cfg.HealthPath)
+	askHealth(ctx, cfg, conn, "http", cfg.HTTPPort, target, &r)
+	return r
+}
+
+// askHealth sends GET on the health path over conn and judges the answer into r (port 80 is
+// the legacy devices' clear-text path).
+func askHealth(ctx context.Context, cfg Config, conn net.Conn, scheme string, port int, target string, r *Result) {
+	rep, err := fetchHealth(ctx, conn, scheme, cfg.Host, port, cfg.HealthPath)
 	if err != nil {
 		r.Status = StatusFail
 		s, hint := connectFailure(err, target)
 		r.Summary = "no answer to GET " + cfg.HealthPath + ": " + s
 		r.Hint = hint
-		r.Rule = platformRule(cfg, cfg.HTTPPort)
-		return r
+		r.Rule = platformRule(cfg, port)
+		return
 	}
-	evaluateHealth(rep, cfg, true, &r)
-	return r
+	evaluateHealth(rep, cfg, scheme == "http", r)
 }

@@ -35,21 +35,8 @@ func dialPlatform(ctx context.Context, env *probeEnv, port int) (net.Conn, strin
 func checkTLS(ctx context.Context, env *probeEnv) Result {
 	cfg := env.cfg
 	var r Result
-	trust := env.trustStores()
-	if trust.err != nil {
-		r.Status = StatusError
-		r.Reason = trust.err.Error()
-		r.Summary = "cannot load the certificates to verify against: " + trust.err.Error()
-		r.Hint = "check ca-file, or this laptop's certificate store"
-		return r
-	}
-	target := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPSPort))
-	raw, addr, err := dialPlatform(ctx, env, cfg.HTTPSPort)
-	r.setEvidence("address", addr)
-	if err != nil {
-		r.Status = StatusFail
-		r.Summary, r.Hint = connectFailure(err, target)
-		r.Rule = platformRule(cfg, cfg.HTTPSPort)
+	trust, raw, target := dialHTTPSPort(ctx, env, &r)
+	if raw == nil {
 		return r
 	}
 	defer raw.Close()
@@ -84,4 +71,28 @@ func enforceDeviceTrust(cfg Config, trust trustStores) func([]*x509.Certificate)
 	return func(certs []*x509.Certificate) error {
 		return verifyChain(certs, cfg.Host, trust.device, cfg.Clock())
 	}
+}
+
+// dialHTTPSPort is the common start of the tls and https checks: load the trust stores, then
+// connect to the platform's HTTPS port. On failure it fills r and returns a nil connection.
+func dialHTTPSPort(ctx context.Context, env *probeEnv, r *Result) (trust trustStores, raw net.Conn, target string) {
+	cfg := env.cfg
+	trust = env.trustStores()
+	if trust.err != nil {
+		r.Status = StatusError
+		r.Reason = trust.err.Error()
+		r.Summary = "cannot load the certificates to verify against: " + trust.err.Error()
+		r.Hint = "check ca-file, or this laptop's certificate store"
+		return trust, nil, ""
+	}
+	target = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPSPort))
+	raw, addr, err := dialPlatform(ctx, env, cfg.HTTPSPort)
+	r.setEvidence("address", addr)
+	if err != nil {
+		r.Status = StatusFail
+		r.Summary, r.Hint = connectFailure(err, target)
+		r.Rule = platformRule(cfg, cfg.HTTPSPort)
+		return trust, nil, target
+	}
+	return trust, raw, target
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -44,47 +43,13 @@ func (ts *testServer) provision(token, siteID, serial string) api.ProvisionedDev
 // upload sends a data file with a device credential (none when credential is "").
 func (ts *testServer) upload(credential string, data []byte) (*http.Response, []byte) {
 	ts.t.Helper()
-	req, err := http.NewRequest("POST", ts.url+api.PathIngest, bytes.NewReader(data))
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", api.OctetStreamContentType)
-	if credential != "" {
-		req.Header.Set("Authorization", "Bearer "+credential)
-	}
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	return resp, out
+	return ts.send("POST", api.PathIngest, credential, api.OctetStreamContentType, "", bytes.NewReader(data))
 }
 
 // get sends a GET with an Accept header and returns the response and body.
 func (ts *testServer) get(path, token, accept string) (*http.Response, []byte) {
 	ts.t.Helper()
-	req, err := http.NewRequest("GET", ts.url+path, nil)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	return resp, out
+	return ts.send("GET", path, token, "", accept, nil)
 }
 
 // testGenerator is the synthetic building the tests' devices measure: every value is known.

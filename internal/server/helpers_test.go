@@ -133,12 +133,26 @@ func (ts *testServer) do(method, path, token string, body any) (*http.Response, 
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, ts.url+path, rd)
+	contentType := ""
+	if rd != nil {
+		contentType = "application/json"
+	}
+	return ts.send(method, path, token, contentType, "", rd)
+}
+
+// send makes a request with the optional bearer token, content type and Accept header, and
+// returns the response with its whole body.
+func (ts *testServer) send(method, path, token, contentType, accept string, body io.Reader) (*http.Response, []byte) {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.url+path, body)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

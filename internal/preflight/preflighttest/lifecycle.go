@@ -42,6 +42,30 @@ func (l *lifecycle) track(c net.Conn) bool {
 	return true
 }
 
+// serve accepts connections on ln until it is closed, and serves each on its own goroutine,
+// tracked so shutdown closes it.
+func (l *lifecycle) serve(ln net.Listener, handle func(net.Conn)) {
+	l.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !l.track(c) {
+				c.Close()
+				return
+			}
+			l.wg.Go(func() {
+				defer func() {
+					l.untrack(c)
+					c.Close()
+				}()
+				handle(c)
+			})
+		}
+	})
+}
+
 func (l *lifecycle) untrack(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -73,25 +73,7 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 	if opts.TLSCert != nil {
 		accept = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*opts.TLSCert}})
 	}
-	life.wg.Go(func() {
-		for {
-			c, err := accept.Accept()
-			if err != nil {
-				return
-			}
-			if !life.track(c) {
-				c.Close()
-				return
-			}
-			life.wg.Go(func() {
-				defer func() {
-					life.untrack(c)
-					c.Close()
-				}()
-				p.serve(c, opts, life)
-			})
-		}
-	})
+	life.serve(accept, func(c net.Conn) { p.serve(c, opts, life) })
 	return p, nil
 }
 

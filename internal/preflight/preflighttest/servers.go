@@ -151,25 +151,7 @@ func startRawTLSImpostor(mode TLSMode, timing Timing) (*Server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	life := newLifecycle()
-	life.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if !life.track(c) {
-				c.Close()
-				return
-			}
-			life.wg.Go(func() {
-				defer func() {
-					life.untrack(c)
-					c.Close()
-				}()
-				serveImpostor(c, mode, life, timing)
-			})
-		}
-	})
+	life.serve(ln, func(c net.Conn) { serveImpostor(c, mode, life, timing) })
 	return newServer(ln, func() error { return life.shutdown(ln) }), nil
 }
 
