@@ -35,7 +35,9 @@ import (
 // binary as the smartx command.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"smartx": func() { os.Exit(commands.Execute()) },
+		"smartx":   func() { os.Exit(commands.Execute()) },
+		"mailcode": func() { os.Exit(mailCodeMain()) },
+		"totpcode": func() { os.Exit(totpCodeMain()) },
 	})
 }
 
@@ -60,6 +62,9 @@ func TestScripts(t *testing.T) {
 			"waitreceived":  waitReceived,
 			"lsdir":         lsDir,
 			"checkstatus":   checkStatus,
+			"smtpserver":    smtpServer,
+			"dbsecrets":     dbSecrets,
+			"filesholdany":  filesHold,
 		},
 	})
 }

@@ -154,6 +154,15 @@ type ProvisionedDevice struct {
 	Device     Device    `json:"device"`
 	Key        DeviceKey `json:"key"`
 	Credential string    `json:"credential"`
+	// FirstSequence, after a replacement, is the sequence number the new unit's first file
+	// must carry: the numbers before it are the old unit's files, kept in the history.
+	FirstSequence uint64 `json:"first_sequence,omitempty"`
+}
+
+// ReplaceDeviceRequest is the body of POST /v1/devices/{id}/replace: the serial of the unit
+// that takes the device's place (same site, same history).
+type ReplaceDeviceRequest struct {
+	Serial string `json:"serial"`
 }
 
 // DeviceCredential is the answer of POST /v1/devices/{id}/credential: a new upload credential,

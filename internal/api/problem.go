@@ -38,6 +38,16 @@ const (
 	CodeSequenceConflict     Code = "sequence_conflict"     // another file with this sequence number was already stored
 	CodeFileRejected         Code = "file_rejected"         // the data file is damaged or not the device's; see Problem.Reason
 	CodeSerialMismatch       Code = "serial_mismatch"       // the data file was written by another device
+
+	CodeCodeInvalid      Code = "code_invalid"      // the second-factor code is wrong; tries are counted
+	CodeCodeExpired      Code = "code_expired"      // the e-mailed code expired: ask for a new one
+	CodeTooManyAttempts  Code = "too_many_attempts" // too many wrong codes: ask for a new one, or log in again
+	CodeChallengeInvalid Code = "challenge_invalid" // the login is not pending any more: log in again
+	CodeMailUnavailable  Code = "mail_unavailable"  // the server cannot send e-mailed codes
+	CodeUserDisabled     Code = "user_disabled"     // the user was disabled by an owner or administrator
+	CodeSessionRequired  Code = "session_required"  // the request needs a login session, not an API token
+	CodeForbidden        Code = "forbidden"         // the caller's role does not allow this change
+	CodeClientClosed     Code = "client_closed"     // the client hung up before the answer (audit log only)
 )
 
 // codeStatus maps each code to its HTTP status.
@@ -61,7 +71,20 @@ var codeStatus = map[Code]int{
 	CodeSequenceConflict:     http.StatusConflict,
 	CodeFileRejected:         http.StatusUnprocessableEntity,
 	CodeSerialMismatch:       http.StatusUnprocessableEntity,
+	CodeCodeInvalid:          http.StatusUnauthorized,
+	CodeCodeExpired:          http.StatusUnauthorized,
+	CodeTooManyAttempts:      http.StatusUnauthorized,
+	CodeChallengeInvalid:     http.StatusUnauthorized,
+	CodeMailUnavailable:      http.StatusServiceUnavailable,
+	CodeUserDisabled:         http.StatusForbidden,
+	CodeSessionRequired:      http.StatusForbidden,
+	CodeForbidden:            http.StatusForbidden,
+	CodeClientClosed:         StatusClientClosedRequest,
 }
+
+// StatusClientClosedRequest is what the audit log records for a request whose client hung up
+// before the answer (nginx's 499): the server did not fail, the client left.
+const StatusClientClosedRequest = 499
 
 // AllCodes lists every code, for documentation and tests.
 var AllCodes = []Code{
@@ -69,6 +92,8 @@ var AllCodes = []Code{
 	CodeMethodNotAllowed, CodeValidationFailed, CodeUnsupportedMediaType, CodeRateLimited,
 	CodePayloadTooLarge, CodeConflict, CodeInternal, CodeSiteForbidden, CodeSiteNotEmpty, CodeDeviceDecommissioned,
 	CodeNotAcceptable, CodeSequenceConflict, CodeFileRejected, CodeSerialMismatch,
+	CodeCodeInvalid, CodeCodeExpired, CodeTooManyAttempts, CodeChallengeInvalid, CodeMailUnavailable, CodeUserDisabled,
+	CodeSessionRequired, CodeForbidden, CodeClientClosed,
 }
 
 // Status returns the HTTP status of the code, 500 for a code this version does not know.

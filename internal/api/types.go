@@ -69,12 +69,16 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// LoginResponse carries a session token, shown once.
+// LoginResponse carries the token a completed login gives, shown once: a session, or the API
+// token the verify request asked for.
 type LoginResponse struct {
 	Token     string    `json:"token"`
 	TokenID   string    `json:"token_id"`
+	Kind      TokenKind `json:"kind"`
 	ExpiresAt time.Time `json:"expires_at"`
 	User      User      `json:"user"`
+	// RecoveryCodesLeft is set when a recovery code was used: how many remain.
+	RecoveryCodesLeft *int `json:"recovery_codes_left,omitempty"`
 }
 
 // Account is an organisation using the platform; everything else belongs to one.
@@ -86,11 +90,15 @@ type Account struct {
 
 // User is a person who logs in to an account.
 type User struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	Email     string    `json:"email"`
-	Role      Role      `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Email     string `json:"email"`
+	Role      Role   `json:"role"`
+	Disabled  bool   `json:"disabled"`
+	// TwoFactor is the second factor the user's logins ask for.
+	TwoFactor  SecondFactor `json:"two_factor"`
+	CreatedAt  time.Time    `json:"created_at"`
+	DisabledAt *time.Time   `json:"disabled_at,omitempty"`
 }
 
 // WhoAmI is the body of GET /v1/auth/whoami: who the presented token speaks for.
@@ -102,10 +110,13 @@ type WhoAmI struct {
 
 // TokenInfo is a token's metadata. It never carries the secret or its hash.
 type TokenInfo struct {
-	ID         string     `json:"id"`
-	Kind       TokenKind  `json:"kind"`
-	Name       string     `json:"name"`
-	UserID     string     `json:"user_id"`
+	ID     string    `json:"id"`
+	Kind   TokenKind `json:"kind"`
+	Name   string    `json:"name"`
+	UserID string    `json:"user_id"`
+	// ParentID is the token this one was minted with: it dies with it. Empty for a root
+	// token (a session, or a token minted by a login or the operator).
+	ParentID   string     `json:"parent_id,omitempty"`
 	Scopes     []Scope    `json:"scopes"`
 	Sites      []string   `json:"sites"` // empty: every site of the account
 	CreatedAt  time.Time  `json:"created_at"`
@@ -120,7 +131,8 @@ type CreateTokenRequest struct {
 	Name   string   `json:"name"`
 	Scopes []Scope  `json:"scopes"`
 	Sites  []string `json:"sites,omitempty"`
-	// ExpiresAt defaults to DefaultTokenTTL from now and may be at most MaxTokenTTL away.
+	// ExpiresAt defaults to DefaultTokenTTL from now, or the expiry of the token that creates
+	// this one if sooner; it may be at most MaxTokenTTL away and never after that token's.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
@@ -151,6 +163,9 @@ type AuditEntry struct {
 	LatencyUS int64  `json:"latency_us"`
 	SourceIP  string `json:"source_ip"`
 	ErrorCode Code   `json:"error_code,omitempty"`
+	// Count is 1 for one request; more when repeated failures of one address were folded into
+	// one entry (the first's time and request id).
+	Count int `json:"count"`
 }
 
 // AuditPage is the body of GET /v1/audit, newest first. NextCursor, when set, fetches the

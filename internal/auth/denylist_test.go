@@ -66,6 +66,16 @@ mnbvcxz 0987654321 1234567890 123456789012 12345678901234 09876543210 0192837465
 1q2w3e 1q2w3e4r5t6y7u8i9o0p !@#$%^&*() !@#$%^&*()_+ 1234567890- 123456789987654321
 `)
 
+// wellKnownPhrases are passphrases made famous by comics, films and password advice, which
+// crackers try first; they are checked without their spaces.
+var wellKnownPhrases = strings.Fields(`
+correcthorsebatterystaple thequickbrownfoxjumpsoverthelazydog maytheforcebewithyou
+tobeornottobe opensesame iamyourfather allyourbasearebelongtous thecakeisalie
+letmeinplease passwordpassword ihavenoidea iloveyouforever itsasecret nobodyknows
+supercalifragilisticexpialidocious trustnoone theansweris42 wintercoming winteriscoming
+youshallnotpass hakunamatata carpediem neverforget neveragain lifeisgood godisgood
+`)
+
 // decorations are what people add to a word to satisfy composition rules.
 var decorations = strings.Fields(`
 1 12 123 1234 12345 123456 1234567 12345678 ! !! !!! 1! 12! 123! 1234! @ @1 @123 # #1 01 007
@@ -81,6 +91,9 @@ func generateDenylist() []string {
 		}
 	}
 	for _, w := range classicPasswords {
+		add(w)
+	}
+	for _, w := range wellKnownPhrases {
 		add(w)
 	}
 	for _, w := range keyboardWalks {

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/smart-impulse/smartx/internal/fsperm"
 )
 
 // KeySize is the size of every symmetric key: AES-256.
@@ -67,12 +69,7 @@ func Seal(key Key, plaintext, associatedData []byte, rand io.Reader) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plaintext)+aead.Overhead())
-	out[0] = sealVersion
-	if _, err := io.ReadFull(rand, out[1:]); err != nil {
-		return nil, fmt.Errorf("seal: draw nonce: %w", err)
-	}
-	return aead.Seal(out, out[1:], plaintext, associatedData), nil
+	return sealWith(aead, plaintext, associatedData, rand)
 }
 
 // Open decrypts what Seal produced with the same key and associated data, or returns ErrDecrypt.
@@ -81,6 +78,22 @@ func Open(key Key, sealed, associatedData []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openWith(aead, sealed, associatedData)
+}
+
+// sealWith is Seal with a ready AEAD (the keyring keeps one per account: the hot paths seal
+// and open without setting up AES each time).
+func sealWith(aead cipher.AEAD, plaintext, associatedData []byte, rand io.Reader) ([]byte, error) {
+	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plaintext)+aead.Overhead())
+	out[0] = sealVersion
+	if _, err := io.ReadFull(rand, out[1:]); err != nil {
+		return nil, fmt.Errorf("seal: draw nonce: %w", err)
+	}
+	return aead.Seal(out, out[1:], plaintext, associatedData), nil
+}
+
+// openWith is Open with a ready AEAD.
+func openWith(aead cipher.AEAD, sealed, associatedData []byte) ([]byte, error) {
 	if len(sealed) < 1+aead.NonceSize()+aead.Overhead() || sealed[0] != sealVersion {
 		return nil, ErrDecrypt
 	}
@@ -101,7 +114,8 @@ func newGCM(key Key) (cipher.AEAD, error) {
 }
 
 // ReadKeyFile reads a key file (64 hexadecimal characters). It reports whether the file is
-// readable by others than its owner, which the caller should warn about.
+// readable by others than its owner (never on Windows, where modes say nothing), which the
+// caller refuses.
 func ReadKeyFile(path string) (key Key, tooOpen bool, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -115,7 +129,7 @@ func ReadKeyFile(path string) (key Key, tooOpen bool, err error) {
 	if err != nil {
 		return Key{}, false, fmt.Errorf("read master key %s: %w", path, err)
 	}
-	return k, st.Mode().Perm()&0o077 != 0, nil
+	return k, fsperm.ReadableByOthers(st), nil
 }
 
 // WriteKeyFile writes key to a new file readable by its owner only; it never overwrites.

@@ -143,16 +143,22 @@ func (e *testEnv) newAccount(t testing.TB, email string) (store.Account, store.U
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := store.Account{ID: id, Name: "Acme", DataKey: dk, CreatedAt: e.now}
+	acc := store.Account{ID: id, SealedName: []byte("sealed"), DataKey: dk, CreatedAt: e.now}
 	if err := e.st.CreateAccount(ctx, acc); err != nil {
 		t.Fatal(err)
 	}
+	return acc, e.newUser(t, acc, email)
+}
+
+func (e *testEnv) newUser(t testing.TB, acc store.Account, email string) store.User {
+	t.Helper()
 	uid, _ := store.NewID("usr_", rand.Reader)
-	u := store.User{ID: uid, AccountID: id, Email: email, Role: "owner", PasswordHash: "x", CreatedAt: e.now, UpdatedAt: e.now}
-	if err := e.st.CreateUser(ctx, u); err != nil {
+	u := store.User{ID: uid, AccountID: acc.ID, EmailIndex: e.keys.PlatformIndex("email", email), SealedEmail: []byte("sealed"),
+		Role: "owner", PasswordHash: "x", CreatedAt: e.now, UpdatedAt: e.now}
+	if err := e.st.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
-	return acc, u
+	return u
 }
 
 func TestKeyringWrapsPerAccount(t *testing.T) {
@@ -191,22 +197,90 @@ func TestKeyringWrapsPerAccount(t *testing.T) {
 func TestKeyringRotation(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	kid1, key1, err := e.keys.CurrentTokenKey(ctx, e.acc.ID)
+	kid1, key1, err := e.keys.CurrentTokenKey(ctx, e.acc.ID, e.user.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid2, err := e.keys.RotateTokenKey(ctx, e.acc.ID)
+	kid2, err := e.keys.RotateTokenKey(ctx, e.acc.ID, e.user.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, key2, _ := e.keys.CurrentTokenKey(ctx, e.acc.ID)
+	cur, key2, _ := e.keys.CurrentTokenKey(ctx, e.acc.ID, e.user.ID)
 	if cur != kid2 || kid1 == kid2 || key1 == key2 {
 		t.Fatal("rotation did not make a new current key")
 	}
 	e.keys.Forget()
-	acc, key, err := e.keys.TokenKey(ctx, kid1)
-	if err != nil || acc != e.acc.ID || key != key1 {
+	acc, user, key, err := e.keys.TokenKey(ctx, kid1)
+	if err != nil || acc != e.acc.ID || user != e.user.ID || key != key1 {
 		t.Fatalf("old key after rotation and Forget: %v", err)
+	}
+}
+
+// Two users of one account never share a token key, and a user's wrapped key does not open
+// as a colleague's.
+func TestTokenKeysArePerUser(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	colleague := e.newUser(t, e.acc, "colleague@example.com")
+	kidA, keyA, err := e.keys.CurrentTokenKey(ctx, e.acc.ID, e.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kidB, keyB, err := e.keys.CurrentTokenKey(ctx, e.acc.ID, colleague.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kidA == kidB || keyA == keyB {
+		t.Fatal("two users of one account share a token key")
+	}
+	tk, err := e.st.TokenKey(ctx, kidA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.UserID = colleague.ID
+	if _, err := e.keys.unwrapTokenKey(ctx, tk); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("a user's wrapped token key opened as a colleague's: %v", err)
+	}
+}
+
+func TestBlindIndexes(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	other, _ := e.newAccount(t, "other@example.com")
+	a1, _ := e.keys.IndexForAccount(ctx, e.acc.ID, "serial", "SX-00042")
+	a2, _ := e.keys.IndexForAccount(ctx, e.acc.ID, "serial", "SX-00042")
+	b, _ := e.keys.IndexForAccount(ctx, other.ID, "serial", "SX-00042")
+	p, _ := e.keys.IndexForAccount(ctx, e.acc.ID, "site-name", "SX-00042")
+	if !bytes.Equal(a1, a2) || len(a1) != IndexSize {
+		t.Fatalf("the same value has indexes %x and %x", a1, a2)
+	}
+	if bytes.Equal(a1, b) || bytes.Equal(a1, p) {
+		t.Fatal("an index is shared across accounts or purposes")
+	}
+	if bytes.Contains(a1, []byte("SX")) {
+		t.Fatal("the index shows the value")
+	}
+	e.keys.Forget()
+	if again, _ := e.keys.IndexForAccount(ctx, e.acc.ID, "serial", "SX-00042"); !bytes.Equal(again, a1) {
+		t.Fatal("an index changed after the keys were reloaded")
+	}
+	if !bytes.Equal(e.keys.PlatformIndex("email", "a@example.com"), e.keys.PlatformIndex("email", "a@example.com")) ||
+		bytes.Equal(e.keys.PlatformIndex("email", "a@example.com"), e.keys.PlatformIndex("email", "b@example.com")) {
+		t.Fatal("platform indexes are not a function of the value")
+	}
+	other2 := NewKeyring(mustKey(t), e.st, rand.Reader, time.Now)
+	if bytes.Equal(other2.PlatformIndex("email", "a@example.com"), e.keys.PlatformIndex("email", "a@example.com")) {
+		t.Fatal("two master keys give the same platform index")
+	}
+	sealed, err := e.keys.SealForPlatform("audit-source", []byte("192.0.2.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.keys.OpenForPlatform("audit-source", sealed); err != nil || string(got) != "192.0.2.1" {
+		t.Fatalf("OpenForPlatform = %q, %v", got, err)
+	}
+	if _, err := other2.OpenForPlatform("audit-source", sealed); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("opened under another master key: %v", err)
 	}
 }
 

@@ -191,6 +191,15 @@ func TestPasswordPolicy(t *testing.T) {
 		{"account name", "acme corp forever!", []string{"Acme Corp"}, ReasonContext},
 		{"e-mail domain is fine", "example violet harbour", []string{"jeanne@example.com"}, ""},
 		{"control character", "tab\tinside password", nil, ReasonInvalid},
+		// Well-known passphrases and keyboard walks pass the rules above; the denylist of
+		// famous phrases and the strength estimator catch them.
+		{"famous passphrase", "correcthorsebatterystaple", nil, ReasonCommon},
+		{"famous passphrase with spaces", "Correct Horse Battery Staple", nil, ReasonCommon},
+		{"keyboard walk in columns", "zaq12wsxcde3", nil, ReasonGuessable},
+		{"another column walk", "1qazxsw23edc", nil, ReasonGuessable},
+		{"repeated word", "Password-Password", nil, ReasonCommon},
+		{"repeated word the estimator catches", "Sunflower-Sunflower", nil, ReasonGuessable},
+		{"season and year", "Summer2026!!x", nil, ReasonGuessable},
 		{"invalid utf-8", "abcdefghijkl\xff", nil, ReasonInvalid},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/trustelem/zxcvbn"
 )
 
 // Password length bounds, in characters (Unicode code points), per NIST SP 800-63B: a long
@@ -27,7 +29,13 @@ const (
 	ReasonCommon     PolicyReason = "common"     // on the denylist, or a denylisted word dressed up
 	ReasonRepetitive PolicyReason = "repetitive" // a few characters repeated, or a run like abcdef
 	ReasonContext    PolicyReason = "context"    // contains the user's e-mail name or the service name
+	ReasonGuessable  PolicyReason = "guessable"  // a strength estimator finds a pattern crackers try early
 )
+
+// minGuesses is the strength a password must have for zxcvbn's estimator (its score 4): 10^10
+// guesses, out of reach of an online attacker behind the login limits and a costly offline
+// search against argon2id hashes.
+const minGuesses = 1e10
 
 // PolicyError is a password the policy refuses. Its message is safe to show: it never quotes
 // the password.
@@ -45,7 +53,9 @@ var denylistText string
 var serviceWords = []string{"smartx", "smart-x", "smartimpulse", "smart-impulse", "impulse"}
 
 // PasswordPolicy checks new passwords against NIST SP 800-63B: length, a denylist of common
-// passwords, repetitive or sequential strings, and words from the user's own context.
+// passwords and well-known passphrases, repetitive or sequential strings, words from the
+// user's own context, then a strength estimate (zxcvbn, github.com/trustelem/zxcvbn: keyboard
+// walks, repeated words, dates, dictionary words with substitutions).
 type PasswordPolicy struct {
 	denied map[string]struct{}
 }
@@ -90,6 +100,10 @@ func (p *PasswordPolicy) Check(password string, contextWords ...string) error {
 	if _, ok := p.denied[lower]; ok {
 		return &PolicyError{ReasonCommon, "password is too common: choose one nobody else would"}
 	}
+	// A passphrase is as known with its spaces and dashes as without them.
+	if _, ok := p.denied[strings.Map(dropSeparators, lower)]; ok {
+		return &PolicyError{ReasonCommon, "password is a well-known phrase: choose one nobody else would"}
+	}
 	core := deleet(strings.TrimFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) }))
 	if _, ok := p.denied[core]; ok && core != "" {
 		return &PolicyError{ReasonCommon, "password is a common word with digits or symbols added: choose one nobody else would"}
@@ -97,14 +111,28 @@ func (p *PasswordPolicy) Check(password string, contextWords ...string) error {
 	if isRepetitive(lower) {
 		return &PolicyError{ReasonRepetitive, "password is a repeated or sequential pattern: choose one nobody else would"}
 	}
+	var inputs []string
 	for _, w := range append(contextWords, serviceWords...) {
 		for _, word := range splitContext(w) {
 			if strings.Contains(lower, word) || strings.Contains(core, word) {
 				return &PolicyError{ReasonContext, "password must not contain your e-mail name, the account name or the service name"}
 			}
+			inputs = append(inputs, word)
 		}
 	}
+	if zxcvbn.PasswordStrength(password, inputs).Guesses < minGuesses {
+		return &PolicyError{ReasonGuessable, "password follows a pattern crackers try early (a keyboard walk, a repeated word, a date): a few unrelated words make a good one"}
+	}
 	return nil
+}
+
+// dropSeparators removes spaces, dashes, dots and underscores (strings.Map).
+func dropSeparators(r rune) rune {
+	switch r {
+	case ' ', '-', '_', '.':
+		return -1
+	}
+	return r
 }
 
 // splitContext lowers s and splits it into its words of four letters or more; for an e-mail

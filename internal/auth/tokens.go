@@ -54,11 +54,14 @@ func NewTokenService(keys *Keyring, st store.TokenStore, rand io.Reader, now fun
 		lastUsed: map[string]time.Time{}}
 }
 
-// IssueRequest describes a token to mint. Validation of scopes and sites against the caller's
-// rights is the caller's job; Issue only records and encrypts.
+// IssueRequest describes a token to mint. Validation of scopes, sites and expiry against the
+// caller's rights and its parent is the caller's job; Issue only records and encrypts.
 type IssueRequest struct {
 	AccountID string
 	UserID    string
+	// ParentID is the token the new one is minted with ("" for a root token): it is revoked
+	// with its parent.
+	ParentID  string
 	Kind      api.TokenKind
 	Name      string
 	Scopes    []api.Scope
@@ -66,10 +69,13 @@ type IssueRequest struct {
 	ExpiresAt time.Time
 }
 
+// TokenNamePurpose is what a token's name is sealed for (SealForAccount).
+func TokenNamePurpose(tokenID string) string { return "token-name/" + tokenID }
+
 // Issue mints a token and returns its record and its secret, which exists nowhere else: the
 // store keeps a salted hash.
 func (s *TokenService) Issue(ctx context.Context, req IssueRequest) (store.Token, string, error) {
-	kid, key, err := s.keys.CurrentTokenKey(ctx, req.AccountID)
+	kid, key, err := s.keys.CurrentTokenKey(ctx, req.AccountID, req.UserID)
 	if err != nil {
 		return store.Token{}, "", err
 	}
@@ -90,7 +96,11 @@ func (s *TokenService) Issue(ctx context.Context, req IssueRequest) (store.Token
 	if _, err := io.ReadFull(s.rand, salt); err != nil {
 		return store.Token{}, "", fmt.Errorf("issue token: draw salt: %w", err)
 	}
-	t := store.Token{ID: id, AccountID: req.AccountID, UserID: req.UserID, Kind: req.Kind, Name: req.Name,
+	name, err := s.keys.SealForAccount(ctx, req.AccountID, TokenNamePurpose(id), []byte(req.Name))
+	if err != nil {
+		return store.Token{}, "", err
+	}
+	t := store.Token{ID: id, AccountID: req.AccountID, UserID: req.UserID, ParentID: req.ParentID, Kind: req.Kind, SealedName: name,
 		Scopes: claims.Scopes, Sites: claims.Sites, SecretSalt: salt, SecretHash: HashSecret(salt, secret),
 		KeyID: kid, CreatedAt: now, ExpiresAt: exp}
 	if t.Sites == nil {
@@ -163,7 +173,7 @@ func (s *TokenService) decrypt(ctx context.Context, secret string) (verifiedToke
 	if err != nil {
 		return verifiedToken{}, err
 	}
-	keyAccount, key, err := s.keys.TokenKey(ctx, parsed.KeyID())
+	keyAccount, keyUser, key, err := s.keys.TokenKey(ctx, parsed.KeyID())
 	if err != nil {
 		return verifiedToken{}, err
 	}
@@ -171,8 +181,8 @@ func (s *TokenService) decrypt(ctx context.Context, secret string) (verifiedToke
 	if err != nil {
 		return verifiedToken{}, err
 	}
-	if claims.Account != keyAccount {
-		return verifiedToken{}, fmt.Errorf("%w: account does not match the key", ErrTokenInvalid)
+	if claims.Account != keyAccount || claims.User != keyUser {
+		return verifiedToken{}, fmt.Errorf("%w: account or user does not match the key", ErrTokenInvalid)
 	}
 	return verifiedToken{claims: claims, keyID: parsed.KeyID()}, nil
 }
@@ -248,13 +258,15 @@ func (s *TokenService) FlushLastUsed(ctx context.Context) error {
 	return nil
 }
 
-// Revoke revokes a token of the account; the next request presenting it fails.
-func (s *TokenService) Revoke(ctx context.Context, accountID, id string) error {
-	if err := s.st.RevokeToken(ctx, accountID, id, s.now().UTC()); err != nil {
-		return err
+// Revoke revokes a token of the account and every token minted from it; the next request
+// presenting any of them fails. It returns how many tokens it revoked.
+func (s *TokenService) Revoke(ctx context.Context, accountID, id string) (int, error) {
+	n, err := s.st.RevokeToken(ctx, accountID, id, s.now().UTC())
+	if err != nil {
+		return 0, err
 	}
 	s.Invalidate()
-	return nil
+	return n, nil
 }
 
 // RevokeUserTokens revokes a user's unrevoked tokens of a kind ("" for every kind).

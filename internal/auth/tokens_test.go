@@ -88,20 +88,20 @@ func TestVerifyAcceptsIssuedTokens(t *testing.T) {
 func TestVerifyRejects(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	kid, key, _ := e.keys.CurrentTokenKey(ctx, e.acc.ID)
+	kid, key, _ := e.keys.CurrentTokenKey(ctx, e.acc.ID, e.user.ID)
 	goodID, good := e.issue(t, api.TokenKindAPI, time.Hour)
 	claims := Claims{ID: goodID, Kind: api.TokenKindAPI, Account: e.acc.ID, User: e.user.ID,
 		Scopes: []api.Scope{api.ScopeAdmin}, IssuedAt: e.now.Unix(), ExpiresAt: e.now.Add(time.Hour).Unix()}
 
 	_, expiring := e.issue(t, api.TokenKindAPI, time.Minute)
 	revokedID, revoked := e.issue(t, api.TokenKindAPI, time.Hour)
-	if err := e.tokens.Revoke(ctx, e.acc.ID, revokedID); err != nil {
+	if _, err := e.tokens.Revoke(ctx, e.acc.ID, revokedID); err != nil {
 		t.Fatal(err)
 	}
 	// Another server: its own master key, account and keys.
 	other := newTestEnv(t)
 	_, foreign := other.issue(t, api.TokenKindAPI, time.Hour)
-	otherKid, otherKey, _ := other.keys.CurrentTokenKey(ctx, other.acc.ID)
+	otherKid, otherKey, _ := other.keys.CurrentTokenKey(ctx, other.acc.ID, other.user.ID)
 	// The other server's key under this server's key id: decryption must fail.
 	foreignSameKid := forge(t, "sxt_", claims, jose.DIRECT, jose.A256GCM, otherKey[:], kid, nil)
 	_ = otherKid
@@ -116,6 +116,10 @@ func TestVerifyRejects(t *testing.T) {
 	crossAccount := claims
 	crossAccount.Account = otherAccount.ID
 	wrongAccountClaims := forge(t, "sxt_", crossAccount, jose.DIRECT, jose.A256GCM, key[:], kid, nil)
+	colleague := e.newUser(t, e.acc, "colleague@example.com")
+	crossUser := claims
+	crossUser.User = colleague.ID
+	wrongUserClaims := forge(t, "sxt_", crossUser, jose.DIRECT, jose.A256GCM, key[:], kid, nil)
 	unknownID := claims
 	unknownID.ID = "tok_doesnotexist0000"
 	unknownToken := forge(t, "sxt_", unknownID, jose.DIRECT, jose.A256GCM, key[:], kid, nil)
@@ -147,6 +151,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"another server's key under our key id", foreignSameKid, ErrTokenInvalid},
 		{"re-encrypted claims (hash mismatch)", reminted, ErrTokenInvalid},
 		{"claims of another account", wrongAccountClaims, ErrTokenInvalid},
+		{"claims of a colleague under my key", wrongUserClaims, ErrTokenInvalid},
 		{"no such token", unknownToken, ErrTokenInvalid},
 		{"expired", expiring, ErrTokenExpired},
 		{"revoked", revoked, ErrTokenRevoked},
@@ -181,7 +186,7 @@ func TestRevocationReachesACachedToken(t *testing.T) {
 		if _, err := e.tokens.Verify(ctx, secret2); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.tokens.Revoke(ctx, e.acc.ID, id2); err != nil {
+		if _, err := e.tokens.Revoke(ctx, e.acc.ID, id2); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.tokens.Verify(ctx, secret2); !errors.Is(err, ErrTokenRevoked) {
@@ -197,11 +202,35 @@ func TestRevocationReachesACachedToken(t *testing.T) {
 		}
 		defer st2.Close()
 		other := NewTokenService(NewKeyring(master, st2, rand.Reader, e.clock), st2, rand.Reader, e.clock)
-		if err := other.Revoke(ctx, e.acc.ID, id); err != nil {
+		if _, err := other.Revoke(ctx, e.acc.ID, id); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.tokens.Verify(ctx, secret); !errors.Is(err, ErrTokenRevoked) {
 			t.Fatalf("next request after another process revoked: %v", err)
+		}
+	})
+
+	t.Run("user deleted by another process", func(t *testing.T) {
+		leaver := e.newUser(t, e.acc, "leaver@example.com")
+		_, secret4, err := e.tokens.Issue(ctx, IssueRequest{AccountID: e.acc.ID, UserID: leaver.ID, Kind: api.TokenKindAPI,
+			Name: "leaver", Scopes: []api.Scope{api.ScopeReadingsRead}, ExpiresAt: e.now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.tokens.Verify(ctx, secret4); err != nil {
+			t.Fatal(err)
+		}
+		st2, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st2.Close()
+		if err := st2.DeleteUser(ctx, e.acc.ID, leaver.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The user's key went with them: the token cannot even be decrypted any more.
+		if _, err := e.tokens.Verify(ctx, secret4); !errors.Is(err, ErrTokenUnknownKey) {
+			t.Fatalf("a token of a deleted user: %v, want ErrTokenUnknownKey", err)
 		}
 	})
 

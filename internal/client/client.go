@@ -339,6 +339,13 @@ type Error struct {
 // Code returns the problem's stable code ("" when the answer had none).
 func (e *Error) Code() api.Code { return e.Problem.Code }
 
+// selfExplained are the codes whose problem detail is the whole message: the steps of a login
+// and the refusals that name their remedy.
+var selfExplained = map[api.Code]bool{
+	api.CodeCodeInvalid: true, api.CodeCodeExpired: true, api.CodeTooManyAttempts: true, api.CodeChallengeInvalid: true,
+	api.CodeMailUnavailable: true, api.CodeUserDisabled: true, api.CodeSessionRequired: true, api.CodeForbidden: true,
+}
+
 // Error says what went wrong in words a person can act on.
 func (e *Error) Error() string {
 	p := e.Problem
@@ -348,6 +355,8 @@ func (e *Error) Error() string {
 		return "your token expired: run `smartx auth login` or set SMARTX_TOKEN"
 	case p.Code == api.CodeTokenRevoked:
 		return "your token was revoked: run `smartx auth login` or set SMARTX_TOKEN"
+	case selfExplained[p.Code] && detail != "":
+		return detail // the server's words already say what happened and what to do
 	case e.Status == http.StatusUnauthorized:
 		msg := "the server did not accept your credentials"
 		if detail != "" {
@@ -372,7 +381,9 @@ func (e *Error) Error() string {
 		detail = http.StatusText(e.Status)
 	}
 	for _, fe := range p.Errors {
-		detail += "; " + fe.Field + ": " + fe.Message
+		if line := fe.Field + ": " + fe.Message; !strings.Contains(detail, line) && !strings.Contains(detail, fe.Message) {
+			detail += "; " + line
+		}
 	}
 	switch e.Status {
 	case http.StatusNotFound:

@@ -17,14 +17,6 @@ func (c *Client) Health(ctx context.Context) (api.Health, error) {
 	return h, err
 }
 
-// Login exchanges an e-mail and password for a session token. It is never retried: a login is
-// rate limited, and a retry would spend an attempt.
-func (c *Client) Login(ctx context.Context, email, password string) (api.LoginResponse, error) {
-	var out api.LoginResponse
-	err := c.do(ctx, request{method: http.MethodPost, path: api.PathLogin, body: api.LoginRequest{Email: email, Password: password}}, &out)
-	return out, err
-}
-
 // Logout revokes the token the client presents.
 func (c *Client) Logout(ctx context.Context) error {
 	// Revoking twice is harmless, so a lost answer may be retried.

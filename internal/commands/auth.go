@@ -12,6 +12,6 @@ folder, file mode 0600). Several servers can each have a profile (--profile NAME
 Precedence for every command: --server/--ca-file flags, then SMARTX_SERVER, SMARTX_CA_FILE and
 SMARTX_TOKEN, then the profile (--profile, SMARTX_PROFILE, or the current one).`,
 	}
-	cmd.AddCommand(newAuthLoginCmd(f), newAuthLogoutCmd(f), newAuthStatusCmd(f))
+	cmd.AddCommand(newAuthLoginCmd(f), newAuthLogoutCmd(f), newAuthStatusCmd(f), newAuthPasswordCmd(f), newAuth2FACmd(f))
 	return cmd
 }

@@ -6,28 +6,47 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/config"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
 type authLoginOptions struct {
+	credentialInputs
+	withToken bool
+}
+
+// credentialInputs are how a password login gets its e-mail, password and second-factor code.
+type credentialInputs struct {
 	email         string
 	passwordStdin bool
-	withToken     bool
+	codeStdin     bool
+}
+
+func (c *credentialInputs) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&c.email, "email", "", "your e-mail (asked for on a terminal)")
+	fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from standard input")
+	fs.BoolVar(&c.codeStdin, "code-stdin", false, "read the second-factor code from standard input (after the password, with --password-stdin)")
 }
 
 func newAuthLoginCmd(f *Factory) *cobra.Command {
 	o := &authLoginOptions{}
 	cmd := &cobra.Command{
 		Use:   "login",
-		Short: "Log in with your e-mail and password and keep the session in a profile",
-		Long: `Log in to the platform with your e-mail and password. On a terminal both are asked for
-(the password without echo); in scripts pass --email and the password on standard input with
---password-stdin. --with-token stores an API token read from standard input instead.
+		Short: "Log in with your e-mail, password and second factor, and keep the session in a profile",
+		Long: `Log in to the platform with your e-mail and password, then the code of your second factor:
+the 6-digit code the server e-mails you, or, once you enrolled one (smartx auth 2fa enroll), the
+code of your authenticator app or one of your recovery codes. On a terminal everything is asked
+for (the password without echo; an empty code sends a new e-mail). In scripts pass --email, the
+password on standard input with --password-stdin and, rarely, the code on the next line with
+--code-stdin. --with-token stores an API token read from standard input instead: the one
+credential of unattended scripts.
 
 The session (12 hours) is kept in the profile with the server URL and CA file, so the
 next commands need nothing more.`,
@@ -39,15 +58,14 @@ next commands need nothing more.`,
 			return runAuthLogin(cmd.Context(), f, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.email, "email", "", "your e-mail (asked for on a terminal)")
-	cmd.Flags().BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from standard input")
+	o.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&o.withToken, "with-token", false, "store an API token read from standard input instead of logging in")
 	return cmd
 }
 
 func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
-	if o.passwordStdin && o.withToken {
-		return usageErrorf("--password-stdin and --with-token cannot be used together")
+	if (o.passwordStdin || o.codeStdin) && o.withToken {
+		return usageErrorf("--password-stdin and --code-stdin log in with a password; --with-token stores a token instead: use one or the other")
 	}
 	cfg, dir, err := f.loadConfig()
 	if err != nil {
@@ -89,34 +107,11 @@ func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 		return nil
 	}
 
-	email := o.email
-	if email == "" {
-		if email, err = f.IO.Prompt("E-mail"); err != nil {
-			return usageErrorf("no terminal to ask your e-mail: give --email")
-		}
-	}
-	var password string
-	switch {
-	case o.passwordStdin:
-		if password, err = f.IO.ReadSecretLine(); err != nil {
-			return usageErrorf("--password-stdin: %w", err)
-		}
-	default:
-		if password, err = f.IO.PromptSecret("Password"); errors.Is(err, ui.ErrNoTerminal) {
-			return usageErrorf("no terminal to ask your password: pass it on standard input with --password-stdin")
-		} else if err != nil {
-			return err
-		}
-	}
 	c, err := f.newClient(base)
 	if err != nil {
 		return err
 	}
-	login, err := c.Login(ctx, email, password)
-	var apiErr *client.Error
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
-		return fmt.Errorf("login to %s failed: %s", server, apiErr.Problem.Detail)
-	}
+	login, err := passwordLogin(ctx, f, c, server, o.credentialInputs, nil)
 	if err != nil {
 		return err
 	}
@@ -127,6 +122,119 @@ func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 	fmt.Fprintf(f.IO.ErrOut, "%s Logged in to %s as %s (%s); the session expires %s. Profile %q saved.\n",
 		f.IO.ErrStyles().OK("✓"), profile.Server, login.User.Email, login.User.Role, login.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), target.ProfileName)
 	return nil
+}
+
+// passwordLogin runs both steps of a password login against c: the e-mail and password, then
+// the second factor's code, asking on the terminal for what in did not give. tokenReq, when
+// set, asks the login for an API token instead of a session.
+func passwordLogin(ctx context.Context, f *Factory, c *client.Client, server string, in credentialInputs, tokenReq *api.CreateTokenRequest) (api.LoginResponse, error) {
+	if in.codeStdin && !in.passwordStdin && !f.IO.CanPrompt() {
+		return api.LoginResponse{}, usageErrorf("--code-stdin reads the code after the password: add --password-stdin")
+	}
+	email := in.email
+	var err error
+	if email == "" {
+		if email, err = f.IO.Prompt("E-mail"); err != nil {
+			return api.LoginResponse{}, usageErrorf("no terminal to ask your e-mail: give --email")
+		}
+	}
+	var password string
+	switch {
+	case in.passwordStdin:
+		if password, err = f.IO.ReadSecretLine(); err != nil {
+			return api.LoginResponse{}, usageErrorf("--password-stdin: %w", err)
+		}
+	default:
+		if password, err = f.IO.PromptSecret("Password"); errors.Is(err, ui.ErrNoTerminal) {
+			return api.LoginResponse{}, usageErrorf("no terminal to ask your password: pass it on standard input with --password-stdin")
+		} else if err != nil {
+			return api.LoginResponse{}, err
+		}
+	}
+	ch, err := c.Login(ctx, email, password)
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) && apiErr.Code() == api.CodeUnauthenticated {
+		return api.LoginResponse{}, fmt.Errorf("login to %s failed: %s", server, apiErr.Problem.Detail)
+	}
+	if err != nil {
+		return api.LoginResponse{}, err
+	}
+	return secondFactor(ctx, f, c, ch, in.codeStdin, tokenReq)
+}
+
+// secondFactor finishes a login: it says where the code is, reads it (standard input, or the
+// terminal, where an empty answer e-mails a new code and a wrong one may be typed again), and
+// verifies it.
+func secondFactor(ctx context.Context, f *Factory, c *client.Client, ch api.LoginChallenge, fromStdin bool, tokenReq *api.CreateTokenRequest) (api.LoginResponse, error) {
+	es := f.IO.ErrStyles()
+	switch ch.Method {
+	case api.FactorTOTP:
+		fmt.Fprintf(f.IO.ErrOut, "Two-factor login: enter the %d-digit code of your authenticator app, or one of your recovery codes.\n", ch.CodeLength)
+	default:
+		fmt.Fprintf(f.IO.ErrOut, "Two-factor login: a %d-digit code was e-mailed to %s; it expires at %s.\n", ch.CodeLength, ch.SentTo,
+			ch.ExpiresAt.UTC().Format("15:04 MST"))
+	}
+	interactive := !fromStdin
+	if interactive && !f.IO.CanPrompt() {
+		return api.LoginResponse{}, usageErrorf("no terminal to ask the code: pass it on standard input with --code-stdin")
+	}
+	question := "Code"
+	if ch.Method == api.FactorEmail {
+		question = "Code (Enter alone sends a new one)"
+	}
+	for {
+		var code string
+		var err error
+		if fromStdin {
+			if code, err = f.IO.ReadSecretLine(); err != nil {
+				return api.LoginResponse{}, usageErrorf("--code-stdin: %w", err)
+			}
+		} else if code, err = f.IO.Prompt(question); err != nil {
+			return api.LoginResponse{}, err
+		}
+		code = strings.TrimSpace(code)
+		if code == "" {
+			if !interactive || ch.Method != api.FactorEmail {
+				return api.LoginResponse{}, usageErrorf("no code given")
+			}
+			sent, err := c.ResendLogin(ctx, ch.Challenge)
+			var apiErr *client.Error
+			if errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests {
+				fmt.Fprintf(f.IO.ErrOut, "%s a new code can be sent in %s: wait, or type the last one\n", es.Warn("!"), max(apiErr.RetryAfter, time.Second).Round(time.Second))
+				continue
+			}
+			if err != nil {
+				return api.LoginResponse{}, fmt.Errorf("login failed: %w", err)
+			}
+			fmt.Fprintf(f.IO.ErrOut, "A new code was e-mailed to %s; it expires at %s.\n", sent.SentTo, sent.ExpiresAt.UTC().Format("15:04 MST"))
+			continue
+		}
+		login, err := c.VerifyLogin(ctx, api.LoginVerifyRequest{Challenge: ch.Challenge, Code: code, Token: tokenReq})
+		var apiErr *client.Error
+		if interactive && errors.As(err, &apiErr) && retryableCode(apiErr.Code(), ch.Method) {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", es.Warn("!"), apiErr.Problem.Detail)
+			continue
+		}
+		if err != nil {
+			return api.LoginResponse{}, fmt.Errorf("login failed: %w", err)
+		}
+		if login.RecoveryCodesLeft != nil {
+			fmt.Fprintf(f.IO.ErrOut, "%s a recovery code was used: %d left (smartx auth 2fa recovery-codes makes new ones)\n", es.Warn("!"), *login.RecoveryCodesLeft)
+		}
+		return login, nil
+	}
+}
+
+// retryableCode reports whether, on a terminal, the user can simply type another code: a wrong
+// one, or, for e-mailed codes, an expired one or one past its tries (a new one is an Enter away).
+func retryableCode(code api.Code, method api.SecondFactor) bool {
+	switch code {
+	case api.CodeCodeInvalid:
+		return true
+	case api.CodeCodeExpired, api.CodeTooManyAttempts:
+		return method == api.FactorEmail
+	}
+	return false
 }
 
 // newClient builds a client from explicit options (login, before any profile exists).

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/smart-impulse/smartx/internal/buildinfo"
 	"github.com/smart-impulse/smartx/internal/server"
@@ -66,11 +67,16 @@ func serverError(err error, what string) error {
 
 type serverRunFlags struct {
 	serverDataFlags
-	listen     string
-	tlsCert    string
-	tlsKey     string
-	dev        bool
-	devEnvFile string
+	listen         string
+	tlsCert        string
+	tlsKey         string
+	dev            bool
+	devUsers       bool
+	devEnvFile     string
+	smtpURL        string
+	smtpCAFile     string
+	rateLimitIP    float64
+	rateLimitToken float64
 }
 
 func newServerCmd(f *Factory) *cobra.Command {
@@ -87,15 +93,26 @@ protects the secrets in the database comes from --master-key-file or SMARTX_MAST
 characters); without either, one is generated beside the database, which is only fit for trying
 things out.
 
+Password logins are two-factor: the server e-mails a 6-digit code through --smtp-url (or
+SMARTX_SMTP_URL; the password may come from SMARTX_SMTP_PASSWORD so it stays out of ps), unless
+the user enrolled an authenticator app. Without e-mail, only users with an app can log in by
+password; API tokens are unaffected.
+
+The API is rate limited per source address and per token or device (--rate-limit-ip,
+--rate-limit-token, requests per second, 0 for none); behind a load balancer, every request
+comes from its address: limit there, and raise --rate-limit-ip here.
+
 --dev starts a throwaway server: an ephemeral data directory and master key, an account with an
-owner and an admin token, all printed once it is listening.`,
+owner and an admin token, all printed once it is listening. Its e-mails are written to files in
+<data-dir>/dev-mail (dev only: nothing is sent); --dev-users adds a user of every role.`,
 		Example: `  # try everything on this machine
   smartx server --dev
 
   # a persistent server
   smartx server account add --data-dir /var/lib/smartx --name "Acme"
   smartx server user add --data-dir /var/lib/smartx --account acc_... --email ops@acme.example --role owner
-  SMARTX_MASTER_KEY=$(cat /etc/smartx/master.key) smartx server --data-dir /var/lib/smartx --listen 0.0.0.0:8443`,
+  SMARTX_MASTER_KEY=$(cat /etc/smartx/master.key) SMARTX_SMTP_PASSWORD=... smartx server --data-dir /var/lib/smartx \
+      --listen 0.0.0.0:8443 --smtp-url 'smtp://smartx@mail.acme.example:587?from=smartx@acme.example'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServer(cmd.Context(), f, opts)
@@ -111,6 +128,11 @@ owner and an admin token, all printed once it is listening.`,
 	fl.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.BoolVar(&opts.dev, "dev", false, "throwaway development server with a ready account, owner and admin token")
 	fl.StringVar(&opts.devEnvFile, "dev-env-file", "", "with --dev, write SMARTX_SERVER, SMARTX_CA_FILE and SMARTX_TOKEN to this file once listening")
+	fl.BoolVar(&opts.devUsers, "dev-users", false, "with --dev, add a user of every role (admin, support, installer, analyst) with printed passwords")
+	fl.StringVar(&opts.smtpURL, "smtp-url", "", "mail server of the login codes, smtp://user@host:587?from=addr (STARTTLS) or smtps:// (env SMARTX_SMTP_URL)")
+	fl.StringVar(&opts.smtpCAFile, "smtp-ca-file", "", "PEM file of extra authorities for the mail server's certificate")
+	fl.Float64Var(&opts.rateLimitIP, "rate-limit-ip", float64(server.DefaultAPILimits.PerIP), "API requests per second per source address (bursts of twice as many; 0: no limit)")
+	fl.Float64Var(&opts.rateLimitToken, "rate-limit-token", float64(server.DefaultAPILimits.PerToken), "API requests per second per token or device (bursts of twice as many; 0: no limit)")
 
 	cmd.AddCommand(
 		newServerAccountCmd(f, &opts.serverDataFlags),
@@ -123,6 +145,16 @@ func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
 	if opts.devEnvFile != "" && !opts.dev {
 		return usageErrorf("--dev-env-file goes with --dev")
 	}
+	if opts.devUsers && !opts.dev {
+		return usageErrorf("--dev-users goes with --dev")
+	}
+	if opts.rateLimitIP < 0 || opts.rateLimitToken < 0 {
+		return usageErrorf("--rate-limit-ip and --rate-limit-token are requests per second: 0 or more")
+	}
+	smtpURL := opts.smtpURL
+	if smtpURL == "" {
+		smtpURL = f.Getenv("SMARTX_SMTP_URL")
+	}
 	if !opts.dev && opts.dataDir == "" && opts.database == "" {
 		return usageErrorf("--data-dir is required (or use --dev for a throwaway server)")
 	}
@@ -133,11 +165,18 @@ func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
 		Listen: opts.listen,
 		DataDir: server.DataDir{Dir: opts.dataDir, DatabaseURL: opts.database, MasterKeyFile: opts.masterKeyFile,
 			MasterKeyHex: f.Getenv("SMARTX_MASTER_KEY")},
-		TLSCertFile: opts.tlsCert,
-		TLSKeyFile:  opts.tlsKey,
-		Dev:         opts.dev,
-		Version:     buildinfo.Version(),
-		Logger:      serverLogger(f.IO.ErrOut, f.Global.Verbose),
+		TLSCertFile:  opts.tlsCert,
+		TLSKeyFile:   opts.tlsKey,
+		Dev:          opts.dev,
+		DevUsers:     opts.devUsers,
+		SMTPURL:      smtpURL,
+		SMTPPassword: f.Getenv("SMARTX_SMTP_PASSWORD"),
+		SMTPCAFile:   opts.smtpCAFile,
+		Server: server.Config{APILimits: &server.APILimits{
+			PerIP: rate.Limit(opts.rateLimitIP), BurstIP: burst(opts.rateLimitIP),
+			PerToken: rate.Limit(opts.rateLimitToken), BurstToken: burst(opts.rateLimitToken)}},
+		Version: buildinfo.Version(),
+		Logger:  serverLogger(f.IO.ErrOut, f.Global.Verbose),
 		Ready: func(r server.Ready) error {
 			if r.Dev == nil {
 				return nil
@@ -151,6 +190,9 @@ func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
 		},
 	})
 }
+
+// burst is the bucket size of a rate: two seconds' worth.
+func burst(perSecond float64) int { return max(1, int(2*perSecond)) }
 
 // serverDevEnv is what a shell needs to point smartx at a dev server.
 func serverDevEnv(r server.Ready) [][2]string {
@@ -171,9 +213,19 @@ func printServerDevBlock(f *Factory, r server.Ready, ephemeral bool) error {
 	} else {
 		fmt.Fprintf(&b, "%s\n\n", st.Warn("The data and its master key stay in the --data-dir given: restart with 'smartx server --data-dir' to keep them. Never use dev mode in production."))
 	}
-	for _, kv := range [][2]string{{"Server URL", r.URL}, {"CA file", r.CAFile}, {"Account", r.Dev.AccountID},
-		{"Owner e-mail", r.Dev.Email}, {"Owner password", r.Dev.Password}, {"Admin token", r.Dev.Token}} {
+	rows := [][2]string{{"Server URL", r.URL}, {"CA file", r.CAFile}, {"Account", r.Dev.AccountID},
+		{"Owner e-mail", r.Dev.Email}, {"Owner password", r.Dev.Password}, {"Admin token", r.Dev.Token}}
+	if r.Dev.MailDir != "" {
+		rows = append(rows, [2]string{"E-mails", r.Dev.MailDir + " (dev only: login codes are written there, never sent)"})
+	}
+	for _, kv := range rows {
 		fmt.Fprintf(&b, "  %-15s %s\n", kv[0]+":", kv[1])
+	}
+	if len(r.Dev.Users) > 0 {
+		fmt.Fprintf(&b, "\n  %-24s %-10s %s\n", "User", "Role", "Password")
+		for _, u := range r.Dev.Users {
+			fmt.Fprintf(&b, "  %-24s %-10s %s\n", u.Email, u.Role, u.Password)
+		}
 	}
 	fmt.Fprintf(&b, "\nPoint smartx at it:\n\n  export")
 	for _, kv := range serverDevEnv(r) {
@@ -192,6 +244,13 @@ func writeServerDevEnvFile(path string, r server.Ready) error {
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], serverShellQuote(kv[1]))
 	}
 	fmt.Fprintf(&b, "SMARTX_DEV_EMAIL=%s\nSMARTX_DEV_PASSWORD=%s\n", serverShellQuote(r.Dev.Email), serverShellQuote(r.Dev.Password))
+	if r.Dev.MailDir != "" {
+		fmt.Fprintf(&b, "SMARTX_DEV_MAIL_DIR=%s\n", serverShellQuote(r.Dev.MailDir))
+	}
+	for _, u := range r.Dev.Users {
+		role := strings.ToUpper(string(u.Role))
+		fmt.Fprintf(&b, "SMARTX_DEV_%s_EMAIL=%s\nSMARTX_DEV_%s_PASSWORD=%s\n", role, serverShellQuote(u.Email), role, serverShellQuote(u.Password))
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".smartx-env-*")
 	if err != nil {
 		return fmt.Errorf("write --dev-env-file: %w", err)

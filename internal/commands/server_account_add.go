@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/server"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -40,14 +40,14 @@ func newServerAccountAddCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return renderServerAccounts(f, format, []store.Account{acc})
+			return renderServerAccounts(f, format, []server.Account{acc})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the account's name, such as the customer's company")
 	return cmd
 }
 
-func renderServerAccounts(f *Factory, format ui.Format, accs []store.Account) error {
+func renderServerAccounts(f *Factory, format ui.Format, accs []server.Account) error {
 	if format == ui.FormatJSON {
 		out := make([]serverAccountJSON, len(accs))
 		for i, a := range accs {

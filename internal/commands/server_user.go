@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smart-impulse/smartx/internal/api"
-	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/server"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -25,18 +25,21 @@ func newServerUserCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 		newServerUserPasswdCmd(f, data),
 		newServerUserListCmd(f, data),
 	)
+	cmd.AddCommand(newServerUserStateCmds(f, data)...)
 	return cmd
 }
 
 // serverUserJSON is the JSON shape of a user in operator commands; Password is set only when
 // the command generated one.
 type serverUserJSON struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	Email     string    `json:"email"`
-	Role      api.Role  `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
-	Password  string    `json:"password,omitempty"`
+	ID        string           `json:"id"`
+	AccountID string           `json:"account_id"`
+	Email     string           `json:"email"`
+	Role      api.Role         `json:"role"`
+	Disabled  bool             `json:"disabled"`
+	TwoFactor api.SecondFactor `json:"two_factor"`
+	CreatedAt time.Time        `json:"created_at"`
+	Password  string           `json:"password,omitempty"`
 }
 
 // readServerPassword reads one line from stdin for --password-stdin.
@@ -52,20 +55,25 @@ func readServerPassword(in io.Reader) (string, error) {
 	return pw, nil
 }
 
-func renderServerUsers(f *Factory, format ui.Format, users []store.User, generated string) error {
+func renderServerUsers(f *Factory, format ui.Format, users []server.User, generated string) error {
 	if format == ui.FormatJSON {
 		out := make([]serverUserJSON, len(users))
 		for i, u := range users {
-			out[i] = serverUserJSON{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt, Password: generated}
+			out[i] = serverUserJSON{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: u.Role, Disabled: u.Disabled(),
+				TwoFactor: secondFactorOf(u), CreatedAt: u.CreatedAt, Password: generated}
 		}
 		if generated != "" && len(out) == 1 {
 			return ui.WriteJSON(f.IO.Out, out[0])
 		}
 		return ui.WriteJSON(f.IO.Out, out)
 	}
-	t := ui.NewTable(f.IO.Out, f.IO.Styles(), "ID", "ACCOUNT", "EMAIL", "ROLE", "CREATED")
+	t := ui.NewTable(f.IO.Out, f.IO.Styles(), "ID", "ACCOUNT", "EMAIL", "ROLE", "2FA", "STATE", "CREATED")
 	for _, u := range users {
-		t.Row(u.ID, u.AccountID, u.Email, string(u.Role), u.CreatedAt.Format(time.RFC3339))
+		state := "active"
+		if u.Disabled() {
+			state = "disabled"
+		}
+		t.Row(u.ID, u.AccountID, u.Email, string(u.Role), string(secondFactorOf(u)), state, u.CreatedAt.Format(time.RFC3339))
 	}
 	if err := t.Render(); err != nil {
 		return err
@@ -75,4 +83,12 @@ func renderServerUsers(f *Factory, format ui.Format, users []store.User, generat
 		return err
 	}
 	return nil
+}
+
+// secondFactorOf is the factor a user's logins ask for.
+func secondFactorOf(u server.User) api.SecondFactor {
+	if u.TOTP.Enabled() {
+		return api.FactorTOTP
+	}
+	return api.FactorEmail
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/server"
-	"github.com/smart-impulse/smartx/internal/store"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -58,7 +57,7 @@ func newServerUserAddCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 			if err != nil {
 				return serverError(err, "account")
 			}
-			return renderServerUsers(f, format, []store.User{u}, generated)
+			return renderServerUsers(f, format, []server.User{u}, generated)
 		},
 	}
 	fl := cmd.Flags()

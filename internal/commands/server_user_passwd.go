@@ -3,7 +3,7 @@ package commands
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/server"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -44,7 +44,7 @@ func newServerUserPasswdCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 			if err != nil {
 				return serverError(err, "user")
 			}
-			return renderServerUsers(f, format, []store.User{u}, generated)
+			return renderServerUsers(f, format, []server.User{u}, generated)
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "the user's e-mail address")

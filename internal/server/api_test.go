@@ -203,8 +203,8 @@ func TestLoginFailures(t *testing.T) {
 }
 
 func TestLoginRateLimitedPerAddress(t *testing.T) {
-	ts := newTestServer(t, withLoginLimits(LoginLimits{PerIP: 0.1, BurstIP: 3, PerAccount: 100, BurstAccount: 100}))
-	p := ts.person(ts.account("Acme"), "ada@example.com", api.RoleOwner) // attempt 1
+	ts := newTestServer(t, withLoginLimits(LoginLimits{PerIP: 0.1, BurstIP: 4, PerUser: 100, BurstUser: 100}))
+	p := ts.person(ts.account("Acme"), "ada@example.com", api.RoleOwner) // attempts 1 and 2: password, then code
 	for i := range 2 {
 		resp, body := ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: "ada@example.com", Password: "wrong password " + string(rune('a'+i))})
 		problem(t, resp, body, api.CodeUnauthenticated)
@@ -216,26 +216,31 @@ func TestLoginRateLimitedPerAddress(t *testing.T) {
 	}
 	ts.clock.Advance(10 * time.Second)
 	resp, body = ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: "ada@example.com", Password: p.password})
-	decode[api.LoginResponse](t, resp, body, 200)
+	decode[api.LoginChallenge](t, resp, body, 200)
 }
 
-func TestLoginRateLimitedPerAccount(t *testing.T) {
-	ts := newTestServer(t, withLoginLimits(LoginLimits{PerIP: 100, BurstIP: 100, PerAccount: 0.5, BurstAccount: 2}))
+func TestLoginRateLimitedPerUser(t *testing.T) {
+	ts := newTestServer(t, withLoginLimits(LoginLimits{PerIP: 100, BurstIP: 100, PerUser: 0.5, BurstUser: 3}))
 	acc := ts.account("Acme")
-	p := ts.person(acc, "ada@example.com", api.RoleOwner)
+	p := ts.person(acc, "ada@example.com", api.RoleOwner) // password and code: two attempts
+	colleague := ts.person(acc, "bob@example.com", api.RoleOwner)
 	ctx := context.Background()
-	// From ever new addresses, as a botnet would: the account's own bucket stops it.
+	// From ever new addresses, as a botnet would: the user's own bucket stops it.
 	_, err := ts.svc.Login(ctx, "ada@example.com", "wrong", "192.0.2.1")
 	if err != ErrInvalidCredentials {
-		t.Fatalf("second attempt: %v", err)
+		t.Fatalf("third attempt: %v", err)
 	}
 	_, err = ts.svc.Login(ctx, "ada@example.com", p.password, "192.0.2.2")
 	var rl *RateLimitError
 	if !asError(err, &rl) || rl.RetryAfter != 2*time.Second {
-		t.Fatalf("third attempt on the account: %v, want a rate limit of 2s", err)
+		t.Fatalf("fourth attempt on the user: %v, want a rate limit of 2s", err)
 	}
-	// Unknown e-mails have buckets too, so being limited does not reveal an account exists.
-	for range 2 {
+	// A colleague of the attacked user still logs in: buckets are per user, not per account.
+	if _, err := ts.svc.Login(ctx, "bob@example.com", colleague.password, "192.0.2.5"); err != nil {
+		t.Fatalf("a colleague of the attacked user: %v", err)
+	}
+	// Unknown e-mails have buckets too, so being limited does not reveal a user exists.
+	for range 3 {
 		ts.svc.Login(ctx, "ghost@example.com", "x", "192.0.2.3")
 	}
 	if _, err := ts.svc.Login(ctx, "ghost@example.com", "x", "192.0.2.4"); !asError(err, &rl) {
@@ -249,14 +254,15 @@ func TestLoginUpgradesWeakHashes(t *testing.T) {
 	p := ts.person(acc, "ada@example.com", api.RoleOwner)
 	stronger := testPasswordParams
 	stronger.Time = 2
-	svc2, err := NewService(context.Background(), ServiceConfig{Store: ts.svc.st, MasterKey: masterOf(t, ts), Now: ts.clock.Now, PasswordParams: &stronger})
+	svc2, err := NewService(context.Background(), ServiceConfig{Store: ts.svc.st, MasterKey: masterOf(t, ts), Now: ts.clock.Now,
+		PasswordParams: &stronger, Mail: ts.svc.mail})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc2.Login(context.Background(), "ada@example.com", p.password, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := ts.svc.st.UserByEmail(context.Background(), "ada@example.com")
+	u, _ := ts.svc.st.UserByEmail(context.Background(), ts.svc.emailIndex("ada@example.com"))
 	if !strings.Contains(u.PasswordHash, ",t=2,") {
 		t.Fatalf("hash not upgraded on login: %s", u.PasswordHash)
 	}
@@ -272,7 +278,9 @@ func TestCreateToken(t *testing.T) {
 	resp, body := ts.do("POST", api.PathTokens, owner.session, api.CreateTokenRequest{Name: "site", Scopes: []api.Scope{api.ScopeTokensWrite, api.ScopeReadingsRead}, Sites: []string{site1}})
 	siteBound := decode[api.CreateTokenResponse](t, resp, body, 201)
 	now := ts.clock.Now()
-	past, tooFar, fine := now.Add(-time.Minute), now.Add(367*24*time.Hour), now.Add(30*24*time.Hour)
+	past, tooFar, fine := now.Add(-time.Minute), now.Add(367*24*time.Hour), now.Add(6*time.Hour)
+	afterSession := now.Add(13 * time.Hour)
+	root := ts.rootToken(owner, api.ScopeTokensWrite, api.ScopeReadingsRead)
 
 	tests := []struct {
 		name   string
@@ -296,6 +304,8 @@ func TestCreateToken(t *testing.T) {
 		{"site-bound caller, unbound token", siteBound.Secret, api.CreateTokenRequest{Name: "x", Scopes: []api.Scope{api.ScopeReadingsRead}}, 403, api.CodeInsufficientScope, ""},
 		{"site-bound caller, other site", siteBound.Secret, api.CreateTokenRequest{Name: "x", Scopes: []api.Scope{api.ScopeReadingsRead}, Sites: []string{site2}}, 403, api.CodeInsufficientScope, ""},
 		{"site-bound caller, same site", siteBound.Secret, api.CreateTokenRequest{Name: "x", Scopes: []api.Scope{api.ScopeReadingsRead}, Sites: []string{site1}, ExpiresAt: &fine}, 201, "", ""},
+		{"outliving the session that mints it", owner.session, api.CreateTokenRequest{Name: "x", Scopes: []api.Scope{api.ScopeReadingsRead}, ExpiresAt: &afterSession}, 422, api.CodeValidationFailed, ""},
+		{"a root token mints for longer", root.Token, api.CreateTokenRequest{Name: "x", Scopes: []api.Scope{api.ScopeReadingsRead}, ExpiresAt: &afterSession}, 201, "", ""},
 		{"no token", "", api.CreateTokenRequest{Name: "x", Scopes: []api.Scope{api.ScopeAdmin}}, 401, api.CodeUnauthenticated, ""},
 	}
 	for _, tt := range tests {
@@ -316,10 +326,18 @@ func TestCreateToken(t *testing.T) {
 		})
 	}
 
-	t.Run("default expiry is 90 days", func(t *testing.T) {
+	t.Run("default expiry is 90 days, or the parent's if sooner", func(t *testing.T) {
+		if !root.ExpiresAt.Equal(now.Add(90 * 24 * time.Hour)) {
+			t.Fatalf("a login's root token expires %v", root.ExpiresAt)
+		}
+		resp, body := ts.do("POST", api.PathTokens, root.Token, api.CreateTokenRequest{Name: "child", Scopes: []api.Scope{api.ScopeReadingsRead}})
+		child := decode[api.CreateTokenResponse](t, resp, body, 201)
+		if !child.ExpiresAt.Equal(root.ExpiresAt) || child.ParentID != root.TokenID {
+			t.Fatalf("a token minted with a root token: expires %v, parent %q", child.ExpiresAt, child.ParentID)
+		}
 		c := ts.mint(owner, api.ScopeReadingsRead)
-		if !c.ExpiresAt.Equal(now.Add(90 * 24 * time.Hour)) {
-			t.Fatalf("expires %v", c.ExpiresAt)
+		if !c.ExpiresAt.Equal(now.Add(12 * time.Hour)) {
+			t.Fatalf("a token minted with a session expires %v, want with the session", c.ExpiresAt)
 		}
 	})
 	t.Run("the new token works and carries its scopes", func(t *testing.T) {
@@ -633,7 +651,7 @@ func TestAccountDeletionRemovesEverything(t *testing.T) {
 	users, _ := st.ListUsers(ctx, doomed.ID)
 	toks, _ := st.ListTokens(ctx, store.TokenFilter{AccountID: doomed.ID})
 	page, _ := st.ListAudit(ctx, store.AuditFilter{AccountID: doomed.ID})
-	_, keyErr := st.LatestTokenKey(ctx, doomed.ID)
+	_, keyErr := st.LatestTokenKey(ctx, doomed.ID, owner.user.ID)
 	_, accErr := st.Account(ctx, doomed.ID)
 	if len(users) != 0 || len(toks) != 0 || len(page.Entries) != 0 || keyErr == nil || accErr == nil {
 		t.Fatalf("left behind: %d users, %d tokens, %d audit entries, key err %v, account err %v", len(users), len(toks), len(page.Entries), keyErr, accErr)
@@ -646,16 +664,19 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 	ts := newTestServer(t)
 	acc := ts.account("Acme")
 	p := ts.person(acc, "ada@example.com", api.RoleOwner)
-	apiTok := ts.mint(p, api.ScopeReadingsRead)
+	minted := ts.mint(p, api.ScopeReadingsRead)
+	root := ts.rootToken(p, api.ScopeReadingsRead)
 	if _, err := ts.svc.SetPassword(context.Background(), "ada@example.com", "a brand new passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := ts.do("GET", api.PathWhoAmI, p.session, nil)
 	problem(t, resp, body, api.CodeTokenRevoked)
-	resp, body = ts.do("GET", api.PathWhoAmI, apiTok.Secret, nil)
+	// What the session minted dies with it; a token a login minted is a credential of its own.
+	resp, body = ts.do("GET", api.PathWhoAmI, minted.Secret, nil)
+	problem(t, resp, body, api.CodeTokenRevoked)
+	resp, body = ts.do("GET", api.PathWhoAmI, root.Token, nil)
 	decode[api.WhoAmI](t, resp, body, 200)
-	resp, body = ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: "ada@example.com", Password: "a brand new passphrase"})
-	decode[api.LoginResponse](t, resp, body, 200)
+	ts.login("ada@example.com", "a brand new passphrase")
 	if _, err := ts.svc.SetPassword(context.Background(), "ada@example.com", "short"); err == nil {
 		t.Fatal("a password under the policy was accepted")
 	}

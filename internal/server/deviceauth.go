@@ -84,14 +84,15 @@ type uploader struct {
 type deviceAuth struct {
 	st   store.Store
 	keys *auth.Keyring
+	open func(context.Context, store.Device) (Device, error)
 
 	mu     sync.Mutex
 	epoch  int64
 	byHash map[[sha256.Size]byte]*uploader
 }
 
-func newDeviceAuth(st store.Store, keys *auth.Keyring) *deviceAuth {
-	return &deviceAuth{st: st, keys: keys, epoch: -1, byHash: map[[sha256.Size]byte]*uploader{}}
+func newDeviceAuth(st store.Store, keys *auth.Keyring, open func(context.Context, store.Device) (Device, error)) *deviceAuth {
+	return &deviceAuth{st: st, keys: keys, open: open, epoch: -1, byHash: map[[sha256.Size]byte]*uploader{}}
 }
 
 // invalidate drops every cached credential.
@@ -123,15 +124,19 @@ func (a *deviceAuth) verify(ctx context.Context, secret string) (*uploader, erro
 	if hit {
 		return u, nil
 	}
-	d, err := a.st.DeviceByID(ctx, id)
+	sd, err := a.st.DeviceByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidDeviceCredential
 	}
 	if err != nil {
 		return nil, fmt.Errorf("verify device credential: %w", err)
 	}
-	if subtle.ConstantTimeCompare(auth.HashSecret(d.CredentialSalt, secret), d.CredentialHash) != 1 || d.Decommissioned() {
+	if subtle.ConstantTimeCompare(auth.HashSecret(sd.CredentialSalt, secret), sd.CredentialHash) != 1 || sd.Decommissioned() {
 		return nil, ErrInvalidDeviceCredential
+	}
+	d, err := a.open(ctx, sd)
+	if err != nil {
+		return nil, fmt.Errorf("verify device credential: %w", err)
 	}
 	u = &uploader{id: d.ID, accountID: d.AccountID, siteID: d.SiteID, serial: d.Serial, keys: map[uint32][]byte{}}
 	a.mu.Lock()

@@ -63,86 +63,100 @@ func checkOptionalText(field, s string, maxBytes int) error {
 
 // CreateSite creates a site. A token restricted to sites cannot create one: the new site would
 // be outside its restriction.
-func (s *Service) CreateSite(ctx context.Context, caller store.Token, req api.CreateSiteRequest) (store.Site, error) {
+func (s *Service) CreateSite(ctx context.Context, caller store.Token, req api.CreateSiteRequest) (Site, error) {
 	if len(caller.Sites) > 0 {
-		return store.Site{}, siteForbidden("the token is restricted to some sites: it cannot create sites")
+		return Site{}, siteForbidden("the token is restricted to some sites: it cannot create sites")
 	}
 	name, address := strings.TrimSpace(req.Name), strings.TrimSpace(req.Address)
 	if err := checkText("name", name, api.MaxSiteNameBytes); err != nil {
-		return store.Site{}, err
+		return Site{}, err
 	}
 	if err := checkOptionalText("address", address, api.MaxSiteAddressBytes); err != nil {
-		return store.Site{}, err
+		return Site{}, err
 	}
 	_, zone, err := loadZone(req.TimeZone)
 	if err != nil {
-		return store.Site{}, err
+		return Site{}, err
 	}
 	id, err := s.newID(api.PrefixSite)
 	if err != nil {
-		return store.Site{}, err
+		return Site{}, err
 	}
 	now := s.nowUTC()
-	site := store.Site{ID: id, AccountID: caller.AccountID, Name: name, Address: address, TimeZone: zone, CreatedAt: now, UpdatedAt: now}
-	if err := s.st.CreateSite(ctx, site); err != nil {
+	site, err := s.sealSite(ctx, Site{Site: store.Site{ID: id, AccountID: caller.AccountID, CreatedAt: now, UpdatedAt: now},
+		Name: name, Address: address, TimeZone: zone})
+	if err != nil {
+		return Site{}, err
+	}
+	if err := s.st.CreateSite(ctx, site.Site); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return store.Site{}, newProblemError(api.CodeConflict, fmt.Sprintf("a site named %q already exists in this account", name))
+			return Site{}, newProblemError(api.CodeConflict, fmt.Sprintf("a site named %q already exists in this account", name))
 		}
-		return store.Site{}, err
+		return Site{}, err
 	}
 	return site, nil
 }
 
 // Sites lists the sites the caller's token covers, or the one called name.
-func (s *Service) Sites(ctx context.Context, caller store.Token, name string) ([]store.Site, error) {
-	return s.st.ListSites(ctx, store.SiteFilter{AccountID: caller.AccountID, Name: name, IDs: siteRestriction(caller)})
+func (s *Service) Sites(ctx context.Context, caller store.Token, name string) ([]Site, error) {
+	f := store.SiteFilter{AccountID: caller.AccountID, IDs: siteRestriction(caller)}
+	if name != "" {
+		var err error
+		if f.NameIndex, err = s.keys.IndexForAccount(ctx, caller.AccountID, indexSiteName, name); err != nil {
+			return nil, err
+		}
+	}
+	return s.listSites(ctx, f)
 }
 
 // Site returns a site of the caller's account: 404 when there is none, 403 site_forbidden when
 // the token does not cover it.
-func (s *Service) Site(ctx context.Context, caller store.Token, id string) (store.Site, error) {
+func (s *Service) Site(ctx context.Context, caller store.Token, id string) (Site, error) {
 	if !store.ValidID(id, api.PrefixSite) {
-		return store.Site{}, fmt.Errorf("site %q: %w", id, store.ErrNotFound)
+		return Site{}, fmt.Errorf("site %q: %w", id, store.ErrNotFound)
 	}
-	site, err := s.st.Site(ctx, caller.AccountID, id)
+	stored, err := s.st.Site(ctx, caller.AccountID, id)
 	if err != nil {
-		return store.Site{}, err
+		return Site{}, err
 	}
 	if !allowsSite(caller, id) {
-		return store.Site{}, siteForbidden(fmt.Sprintf("the token is not valid for site %s", id))
+		return Site{}, siteForbidden(fmt.Sprintf("the token is not valid for site %s", id))
 	}
-	return site, nil
+	return s.openSite(ctx, stored)
 }
 
 // UpdateSite changes a site's name, address or time zone.
-func (s *Service) UpdateSite(ctx context.Context, caller store.Token, id string, req api.UpdateSiteRequest) (store.Site, error) {
+func (s *Service) UpdateSite(ctx context.Context, caller store.Token, id string, req api.UpdateSiteRequest) (Site, error) {
 	site, err := s.Site(ctx, caller, id)
 	if err != nil {
-		return store.Site{}, err
+		return Site{}, err
 	}
 	if req.Name != nil {
 		site.Name = strings.TrimSpace(*req.Name)
 		if err := checkText("name", site.Name, api.MaxSiteNameBytes); err != nil {
-			return store.Site{}, err
+			return Site{}, err
 		}
 	}
 	if req.Address != nil {
 		site.Address = strings.TrimSpace(*req.Address)
 		if err := checkOptionalText("address", site.Address, api.MaxSiteAddressBytes); err != nil {
-			return store.Site{}, err
+			return Site{}, err
 		}
 	}
 	if req.TimeZone != nil {
 		if _, site.TimeZone, err = loadZone(*req.TimeZone); err != nil {
-			return store.Site{}, err
+			return Site{}, err
 		}
 	}
 	site.UpdatedAt = s.nowUTC()
-	if err := s.st.UpdateSite(ctx, site); err != nil {
+	if site, err = s.sealSite(ctx, site); err != nil {
+		return Site{}, err
+	}
+	if err := s.st.UpdateSite(ctx, site.Site); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return store.Site{}, newProblemError(api.CodeConflict, fmt.Sprintf("a site named %q already exists in this account", site.Name))
+			return Site{}, newProblemError(api.CodeConflict, fmt.Sprintf("a site named %q already exists in this account", site.Name))
 		}
-		return store.Site{}, err
+		return Site{}, err
 	}
 	return site, nil
 }
@@ -246,10 +260,12 @@ func validHost(h string) bool {
 // ProvisionedDevice is a new device with its first key and upload credential, which are shown
 // once.
 type ProvisionedDevice struct {
-	Device     store.Device
+	Device     Device
 	Key        []byte
 	KeyID      uint32
 	Credential string
+	// FirstSequence is set after a replacement: the new unit's first file sequence.
+	FirstSequence uint64
 }
 
 // CreateDevice registers a device at a site: it draws its key (key id 1) and upload credential.
@@ -293,10 +309,13 @@ func (s *Service) CreateDevice(ctx context.Context, caller store.Token, req api.
 		return ProvisionedDevice{}, err
 	}
 	now := s.nowUTC()
-	d := store.Device{ID: id, AccountID: caller.AccountID, SiteID: req.SiteID, Serial: serial, Network: netJSON,
-		CredentialSalt: salt, CredentialHash: hash, CreatedAt: now, UpdatedAt: now}
+	d, err := s.sealDevice(ctx, Device{Device: store.Device{ID: id, AccountID: caller.AccountID, SiteID: req.SiteID,
+		CredentialSalt: salt, CredentialHash: hash, CreatedAt: now, UpdatedAt: now}, Serial: serial, Network: netJSON})
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
 	d.Stats.CurrentKeyID = firstKeyID
-	if err := s.st.CreateDevice(ctx, d, store.DeviceKey{DeviceID: id, KeyID: firstKeyID, SealedKey: sealed, CreatedAt: now}); err != nil {
+	if err := s.st.CreateDevice(ctx, d.Device, store.DeviceKey{DeviceID: id, KeyID: firstKeyID, SealedKey: sealed, CreatedAt: now}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return ProvisionedDevice{}, newProblemError(api.CodeConflict,
 				fmt.Sprintf("a device with serial %s is already in service in this account", serial))
@@ -307,33 +326,105 @@ func (s *Service) CreateDevice(ctx context.Context, caller store.Token, req api.
 }
 
 // Devices lists the devices the caller's token covers, filtered by site and serial.
-func (s *Service) Devices(ctx context.Context, caller store.Token, siteID, serial string, withDecommissioned bool) ([]store.Device, error) {
+func (s *Service) Devices(ctx context.Context, caller store.Token, siteID, serial string, withDecommissioned bool) ([]Device, error) {
 	if siteID != "" {
 		if _, err := s.Site(ctx, caller, siteID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return []store.Device{}, nil
+				return []Device{}, nil
 			}
 			return nil, err
 		}
 	}
-	return s.st.ListDevices(ctx, store.DeviceFilter{AccountID: caller.AccountID, SiteID: siteID, Serial: serial,
-		SiteIDs: siteRestriction(caller), IncludeDecommissioned: withDecommissioned})
+	f := store.DeviceFilter{AccountID: caller.AccountID, SiteID: siteID, SiteIDs: siteRestriction(caller), IncludeDecommissioned: withDecommissioned}
+	if serial != "" {
+		var err error
+		if f.SerialIndex, err = s.serialIndex(ctx, caller.AccountID, serial); err != nil {
+			return nil, err
+		}
+	}
+	return s.listDevices(ctx, f)
 }
 
 // Device returns a device of the caller's account (decommissioned or not): 404 when there is
 // none, 403 site_forbidden when the token does not cover its site.
-func (s *Service) Device(ctx context.Context, caller store.Token, id string) (store.Device, error) {
+func (s *Service) Device(ctx context.Context, caller store.Token, id string) (Device, error) {
 	if !store.ValidID(id, api.PrefixDevice) {
-		return store.Device{}, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
+		return Device{}, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
 	}
 	d, err := s.st.Device(ctx, caller.AccountID, id)
 	if err != nil {
-		return store.Device{}, err
+		return Device{}, err
 	}
 	if !allowsSite(caller, d.SiteID) {
-		return store.Device{}, siteForbidden(fmt.Sprintf("the token is not valid for the site of device %s", id))
+		return Device{}, siteForbidden(fmt.Sprintf("the token is not valid for the site of device %s", id))
 	}
-	return d, nil
+	return s.openDevice(ctx, d)
+}
+
+// ReplaceDevice swaps the hardware behind a device: the unit with serial takes its place, its
+// site and its history, with a new key (the next key id) and a new upload credential; the old
+// unit's credential stops working at once. The new unit must number its files from
+// FirstSequence on.
+func (s *Service) ReplaceDevice(ctx context.Context, caller store.Token, id, serial string) (ProvisionedDevice, error) {
+	serial = strings.TrimSpace(serial)
+	if err := checkSerial(serial); err != nil {
+		return ProvisionedDevice{}, err
+	}
+	d, err := s.Device(ctx, caller, id)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	if d.Decommissioned() {
+		return ProvisionedDevice{}, decommissioned(id)
+	}
+	if serial == d.Serial {
+		return ProvisionedDevice{}, invalid("serial", "is the device's serial already: give the serial of the new unit")
+	}
+	keys, err := s.st.DeviceKeys(ctx, caller.AccountID, id)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	next := keys[len(keys)-1].KeyID + 1
+	key, err := auth.NewKey(s.rand)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	sealedKey, err := s.keys.SealForAccount(ctx, caller.AccountID, deviceKeyPurpose(id, next), key[:])
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	secret, salt, hash, err := newCredential(id, s.rand)
+	if err != nil {
+		return ProvisionedDevice{}, err
+	}
+	now := s.nowUTC()
+	old := d.Serial
+	d.Serial, d.UpdatedAt = serial, now
+	if d, err = s.sealDevice(ctx, d); err != nil {
+		return ProvisionedDevice{}, err
+	}
+	err = s.st.ReplaceDevice(ctx, caller.AccountID, id, store.DeviceReplacement{SerialIndex: d.SerialIndex, Sealed: d.Sealed,
+		CredentialSalt: salt, CredentialHash: hash, Key: store.DeviceKey{DeviceID: id, KeyID: next, SealedKey: sealedKey, CreatedAt: now}, At: now})
+	switch {
+	case errors.Is(err, store.ErrDecommissioned):
+		return ProvisionedDevice{}, decommissioned(id)
+	case errors.Is(err, store.ErrConflict):
+		return ProvisionedDevice{}, newProblemError(api.CodeConflict,
+			fmt.Sprintf("a device with serial %s is already in service in this account, or the device changed meanwhile: check and try again", serial))
+	case err != nil:
+		return ProvisionedDevice{}, err
+	}
+	s.devices.invalidate()
+	s.log.Info("device hardware replaced", "account", caller.AccountID, "device", id, "old_serial", old, "serial", serial,
+		"key_id", next, "user", caller.UserID, "token", caller.ID)
+	if d, err = s.Device(ctx, caller, id); err != nil {
+		return ProvisionedDevice{}, err
+	}
+	first := uint64(1)
+	if d.Stats.Files > 0 {
+		first = d.Stats.LastSequence + 1
+	}
+	return ProvisionedDevice{Device: d, Key: key[:], KeyID: next, Credential: secret, FirstSequence: first}, nil
 }
 
 // decommissioned is the answer to a change of a decommissioned device.
@@ -344,15 +435,15 @@ func decommissioned(id string) error {
 // DecommissionDevice takes a device out of service: its credential stops working at once, its
 // serial is free for a new registration, its files and readings stay until its site or account
 // is deleted.
-func (s *Service) DecommissionDevice(ctx context.Context, caller store.Token, id string) (store.Device, error) {
+func (s *Service) DecommissionDevice(ctx context.Context, caller store.Token, id string) (Device, error) {
 	if _, err := s.Device(ctx, caller, id); err != nil {
-		return store.Device{}, err
+		return Device{}, err
 	}
 	if err := s.st.DecommissionDevice(ctx, caller.AccountID, id, s.nowUTC()); err != nil {
-		return store.Device{}, err
+		return Device{}, err
 	}
 	s.devices.invalidate()
-	return s.st.Device(ctx, caller.AccountID, id)
+	return s.Device(ctx, caller, id)
 }
 
 // NewDeviceCredential replaces a device's upload credential (provisioning it again); the old
@@ -389,20 +480,20 @@ type PlainDeviceKey struct {
 
 // DeviceKeys returns every key of a device in clear, for support engineers decoding its files.
 // Each fetch is logged at WARN level with who made it, besides the audit log.
-func (s *Service) DeviceKeys(ctx context.Context, caller store.Token, id string) (store.Device, []PlainDeviceKey, error) {
+func (s *Service) DeviceKeys(ctx context.Context, caller store.Token, id string) (Device, []PlainDeviceKey, error) {
 	d, err := s.Device(ctx, caller, id)
 	if err != nil {
-		return store.Device{}, nil, err
+		return Device{}, nil, err
 	}
 	sealed, err := s.st.DeviceKeys(ctx, caller.AccountID, id)
 	if err != nil {
-		return store.Device{}, nil, err
+		return Device{}, nil, err
 	}
 	out := make([]PlainDeviceKey, len(sealed))
 	for i, sk := range sealed {
 		plain, err := s.keys.OpenForAccount(ctx, caller.AccountID, deviceKeyPurpose(id, sk.KeyID), sk.SealedKey)
 		if err != nil {
-			return store.Device{}, nil, fmt.Errorf("unseal key %d of device %s: %w", sk.KeyID, id, err)
+			return Device{}, nil, fmt.Errorf("unseal key %d of device %s: %w", sk.KeyID, id, err)
 		}
 		out[i] = PlainDeviceKey{KeyID: sk.KeyID, Key: plain, CreatedAt: sk.CreatedAt}
 	}

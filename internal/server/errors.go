@@ -43,8 +43,13 @@ func (e *ScopeError) Error() string { return e.Detail }
 // RateLimitError is a refused attempt; try again after RetryAfter.
 type RateLimitError struct {
 	RetryAfter time.Duration
+	Detail     string // what was limited; "too many attempts" when empty
 }
 
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("too many attempts: try again in %s", e.RetryAfter.Round(time.Second))
+	what := e.Detail
+	if what == "" {
+		what = "too many attempts"
+	}
+	return fmt.Sprintf("%s: try again in %s", what, max(e.RetryAfter, time.Second).Round(time.Second))
 }

@@ -21,23 +21,27 @@ import (
 // readingsDevices resolves the devices of a query, ordered by serial then id, with their
 // site's time zone. A site's decommissioned devices are included: their readings stay.
 func (s *Service) readingsDevices(ctx context.Context, caller store.Token, q *readingsQuery) ([]*scanDevice, error) {
-	var devs []store.Device
-	var site store.Site
+	var devs []Device
+	var site Site
 	var err error
 	if q.device != "" {
 		d, err := s.readingsDevice(ctx, caller, q.device)
 		if err != nil {
 			return nil, err
 		}
-		if site, err = s.st.Site(ctx, caller.AccountID, d.SiteID); err != nil {
+		stored, err := s.st.Site(ctx, caller.AccountID, d.SiteID)
+		if err != nil {
 			return nil, err
 		}
-		devs = []store.Device{d}
+		if site, err = s.openSite(ctx, stored); err != nil {
+			return nil, err
+		}
+		devs = []Device{d}
 	} else {
 		if site, err = s.Site(ctx, caller, q.site); err != nil {
 			return nil, err
 		}
-		devs, err = s.st.ListDevices(ctx, store.DeviceFilter{AccountID: caller.AccountID, SiteID: site.ID, IncludeDecommissioned: true})
+		devs, err = s.listDevices(ctx, store.DeviceFilter{AccountID: caller.AccountID, SiteID: site.ID, IncludeDecommissioned: true})
 		if err != nil {
 			return nil, err
 		}
@@ -55,15 +59,15 @@ func (s *Service) readingsDevices(ctx context.Context, caller store.Token, q *re
 
 // readingsDevice resolves the device of a readings query by id or by serial. A serial names the
 // device in service; when none is, the one decommissioned last, whose readings stay.
-func (s *Service) readingsDevice(ctx context.Context, caller store.Token, idOrSerial string) (store.Device, error) {
+func (s *Service) readingsDevice(ctx context.Context, caller store.Token, idOrSerial string) (Device, error) {
 	if store.ValidID(idOrSerial, api.PrefixDevice) {
 		return s.Device(ctx, caller, idOrSerial)
 	}
 	devs, err := s.Devices(ctx, caller, "", idOrSerial, true)
 	if err != nil {
-		return store.Device{}, err
+		return Device{}, err
 	}
-	var best store.Device
+	var best Device
 	for _, d := range devs {
 		switch {
 		case best.ID == "",
@@ -73,7 +77,7 @@ func (s *Service) readingsDevice(ctx context.Context, caller store.Token, idOrSe
 		}
 	}
 	if best.ID == "" {
-		return store.Device{}, fmt.Errorf("device with serial %q: %w", idOrSerial, store.ErrNotFound)
+		return Device{}, fmt.Errorf("device with serial %q: %w", idOrSerial, store.ErrNotFound)
 	}
 	return best, nil
 }
@@ -334,8 +338,8 @@ func (s *Server) streamReadings(w http.ResponseWriter, r *http.Request, caller s
 	// The status and part of the rows are out: breaking the connection is the only way left to
 	// tell the client the export is incomplete.
 	ri := infoFrom(r.Context())
-	ri.errCode = api.CodeInternal
-	if r.Context().Err() == nil {
+	if !clientGone(r) {
+		ri.errCode = api.CodeInternal
 		s.log.Error("readings export failed midway", "request_id", ri.id, "err", err)
 	}
 	panic(http.ErrAbortHandler)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -27,14 +28,67 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ store.Tok
 	if req.Password == "" {
 		return invalid("password", "must not be empty")
 	}
-	sess, err := s.svc.Login(r.Context(), req.Email, req.Password, sourceIP(r))
+	challenge, err := s.svc.Login(r.Context(), req.Email, req.Password, sourceIP(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, challenge)
+	return nil
+}
+
+func (s *Server) handleLoginVerify(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	var req api.LoginVerifyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Challenge == "" {
+		return invalid("challenge", "must not be empty: send the challenge POST /v1/auth/login returned")
+	}
+	if strings.TrimSpace(req.Code) == "" {
+		return invalid("code", "must not be empty")
+	}
+	sess, err := s.svc.VerifyLogin(r.Context(), req, sourceIP(r))
 	if err != nil {
 		return err
 	}
 	ri := infoFrom(r.Context())
 	ri.accountID, ri.userID, ri.tokenID = sess.User.AccountID, sess.User.ID, sess.Token.ID
-	writeJSON(w, http.StatusOK, api.LoginResponse{Token: sess.Secret, TokenID: sess.Token.ID,
-		ExpiresAt: sess.Token.ExpiresAt, User: userInfo(sess.User)})
+	writeJSON(w, http.StatusOK, api.LoginResponse{Token: sess.Secret, TokenID: sess.Token.ID, Kind: sess.Token.Kind,
+		ExpiresAt: sess.Token.ExpiresAt, User: userInfo(sess.User), RecoveryCodesLeft: sess.RecoveryCodesLeft})
+	return nil
+}
+
+func (s *Server) handleLoginResend(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	var req api.LoginResendRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Challenge == "" {
+		return invalid("challenge", "must not be empty: send the challenge POST /v1/auth/login returned")
+	}
+	sent, err := s.svc.ResendLogin(r.Context(), req.Challenge, sourceIP(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sent)
+	return nil
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	var req api.PasswordChangeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Current == "" {
+		return invalid("current", "must not be empty")
+	}
+	if req.New == "" {
+		return invalid("new", "must not be empty")
+	}
+	if err := s.svc.ChangeOwnPassword(r.Context(), caller, req, sourceIP(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -51,8 +105,12 @@ func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
+	info, err := s.tokenInfo(r.Context(), caller)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, api.WhoAmI{User: userInfo(u),
-		Account: api.Account{ID: acc.ID, Name: acc.Name, CreatedAt: acc.CreatedAt}, Token: tokenInfo(caller)})
+		Account: api.Account{ID: acc.ID, Name: acc.Name, CreatedAt: acc.CreatedAt}, Token: info})
 	return nil
 }
 
@@ -65,8 +123,12 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, calle
 	if err != nil {
 		return err
 	}
+	info, err := s.tokenInfo(r.Context(), tok)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Location", api.PathTokens+"/"+tok.ID)
-	writeJSON(w, http.StatusCreated, api.CreateTokenResponse{TokenInfo: tokenInfo(tok), Secret: secret})
+	writeJSON(w, http.StatusCreated, api.CreateTokenResponse{TokenInfo: info, Secret: secret})
 	return nil
 }
 
@@ -91,7 +153,9 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, caller
 	}
 	out := api.TokenList{Tokens: make([]api.TokenInfo, len(toks))}
 	for i, t := range toks {
-		out.Tokens[i] = tokenInfo(t)
+		if out.Tokens[i], err = s.tokenInfo(r.Context(), t); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -102,8 +166,7 @@ func (s *Server) handleGetToken(w http.ResponseWriter, r *http.Request, caller s
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tokenInfo(t))
-	return nil
+	return s.writeTokenInfo(w, r, t)
 }
 
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, caller store.Token) error {
@@ -111,11 +174,13 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, calle
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tokenInfo(t))
-	return nil
+	return s.writeTokenInfo(w, r, t)
 }
 
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	if err := checkAccountWide(caller, "the audit log"); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	if err := onlyParams(q, "from", "to", "user", "device", "status", "limit", "cursor"); err != nil {
 		return err
@@ -150,9 +215,13 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller stor
 	}
 	out := api.AuditPage{Entries: make([]api.AuditEntry, len(page.Entries)), NextCursor: page.NextCursor}
 	for i, e := range page.Entries {
+		source, err := s.svc.openSource(r.Context(), e)
+		if err != nil {
+			return err
+		}
 		out.Entries[i] = api.AuditEntry{Time: e.Time, RequestID: e.RequestID, AccountID: e.AccountID, UserID: e.UserID,
 			TokenID: e.TokenID, DeviceID: e.DeviceID, Method: e.Method, Route: e.Route, Status: e.Status, LatencyUS: e.Latency.Microseconds(),
-			SourceIP: e.SourceIP, ErrorCode: api.Code(e.ErrorCode)}
+			SourceIP: source, ErrorCode: api.Code(e.ErrorCode), Count: max(e.Count, 1)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -184,12 +253,31 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 	return t, nil
 }
 
-func userInfo(u store.User) api.User {
-	return api.User{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt}
+func userInfo(u User) api.User {
+	factor := api.FactorEmail
+	if u.TOTP.Enabled() {
+		factor = api.FactorTOTP
+	}
+	return api.User{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: u.Role, Disabled: u.Disabled(), TwoFactor: factor,
+		CreatedAt: u.CreatedAt, DisabledAt: timePtr(u.DisabledAt)}
 }
 
-func tokenInfo(t store.Token) api.TokenInfo {
-	info := api.TokenInfo{ID: t.ID, Kind: t.Kind, Name: t.Name, UserID: t.UserID, Scopes: t.Scopes, Sites: t.Sites,
+func (s *Server) writeTokenInfo(w http.ResponseWriter, r *http.Request, t store.Token) error {
+	info, err := s.tokenInfo(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// tokenInfo is the wire form of a token, its name opened.
+func (s *Server) tokenInfo(ctx context.Context, t store.Token) (api.TokenInfo, error) {
+	name, err := s.svc.TokenName(ctx, t)
+	if err != nil {
+		return api.TokenInfo{}, err
+	}
+	info := api.TokenInfo{ID: t.ID, Kind: t.Kind, Name: name, UserID: t.UserID, ParentID: t.ParentID, Scopes: t.Scopes, Sites: t.Sites,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Revoked: t.Revoked()}
 	if info.Scopes == nil {
 		info.Scopes = []api.Scope{}
@@ -205,5 +293,5 @@ func tokenInfo(t store.Token) api.TokenInfo {
 		ra := t.RevokedAt
 		info.RevokedAt = &ra
 	}
-	return info
+	return info, nil
 }

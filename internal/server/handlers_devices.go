@@ -16,11 +16,11 @@ import (
 // slow cellular link may take longer than a minute to arrive.
 const ingestReadTimeout = 10 * time.Minute
 
-func siteInfo(s store.Site) api.Site {
+func siteInfo(s Site) api.Site {
 	return api.Site{ID: s.ID, Name: s.Name, Address: s.Address, TimeZone: s.TimeZone, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 }
 
-func deviceInfo(d store.Device) api.Device {
+func deviceInfo(d Device) api.Device {
 	out := api.Device{ID: d.ID, SiteID: d.SiteID, Serial: d.Serial, CurrentKeyID: d.Stats.CurrentKeyID, CreatedAt: d.CreatedAt,
 		UpdatedAt: d.UpdatedAt, Decommissioned: d.Decommissioned(), DecommissionedAt: timePtr(d.DecommissionedAt),
 		LastContactAt: timePtr(d.Stats.LastContactAt)}
@@ -101,9 +101,26 @@ func (s *Server) handleCreateDevice(w http.ResponseWriter, r *http.Request, call
 		return err
 	}
 	w.Header().Set("Location", api.PathDevices+"/"+p.Device.ID)
-	writeJSON(w, http.StatusCreated, api.ProvisionedDevice{Device: deviceInfo(p.Device),
-		Key:        api.DeviceKey{KeyID: p.KeyID, Key: hexKey(p.Key), CreatedAt: p.Device.CreatedAt, Current: true},
-		Credential: p.Credential})
+	writeJSON(w, http.StatusCreated, provisioned(p))
+	return nil
+}
+
+func provisioned(p ProvisionedDevice) api.ProvisionedDevice {
+	return api.ProvisionedDevice{Device: deviceInfo(p.Device),
+		Key:        api.DeviceKey{KeyID: p.KeyID, Key: hexKey(p.Key), CreatedAt: p.Device.UpdatedAt, Current: true},
+		Credential: p.Credential, FirstSequence: p.FirstSequence}
+}
+
+func (s *Server) handleReplaceDevice(w http.ResponseWriter, r *http.Request, caller store.Token) error {
+	var req api.ReplaceDeviceRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	p, err := s.svc.ReplaceDevice(r.Context(), caller, r.PathValue("id"), req.Serial)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, provisioned(p))
 	return nil
 }
 

@@ -11,13 +11,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/auth"
-	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/mail"
+	"github.com/smart-impulse/smartx/internal/mail/mailtest"
 	"golang.org/x/time/rate"
 )
 
@@ -42,7 +45,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// testServer is a real server on 127.0.0.1:0 with TLS from a generated CA.
+// testServer is a real server on 127.0.0.1:0 with TLS from a generated CA, sending its login
+// codes through a real SMTP server on loopback.
 type testServer struct {
 	t      testing.TB
 	dir    string
@@ -52,6 +56,7 @@ type testServer struct {
 	url    string
 	caPool *x509.CertPool
 	client *http.Client
+	smtp   *mailtest.Server
 }
 
 type testOption func(*ServiceConfig, *Config)
@@ -60,12 +65,27 @@ func withLoginLimits(l LoginLimits) testOption {
 	return func(sc *ServiceConfig, _ *Config) { sc.LoginLimits = &l }
 }
 
+func withAPILimits(l APILimits) testOption {
+	return func(_ *ServiceConfig, c *Config) { c.APILimits = &l }
+}
+
 func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}}
 	params := testPasswordParams
-	limits := LoginLimits{PerIP: rate.Inf, PerAccount: rate.Inf, Now: ts.clock.Now}
-	sc := ServiceConfig{Now: ts.clock.Now, PasswordParams: &params, LoginLimits: &limits}
+	limits := LoginLimits{PerIP: rate.Inf, PerUser: rate.Inf, Now: ts.clock.Now}
+	smtpServer, err := mailtest.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { smtpServer.Close() })
+	ts.smtp = smtpServer
+	mailCfg, err := mail.ParseURL(smtpServer.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailCfg.RootCAs = smtpServer.RootCAs()
+	sc := ServiceConfig{Now: ts.clock.Now, PasswordParams: &params, LoginLimits: &limits, Mail: mail.NewSMTP(mailCfg)}
 	// Audit entries are written when a test flushes, never behind its back.
 	cfg := Config{Now: ts.clock.Now, Version: "test", AuditFlushEvery: time.Hour}
 	for _, o := range opts {
@@ -200,12 +220,12 @@ func problem(t testing.TB, resp *http.Response, body []byte, wantCode api.Code) 
 
 // person is a user with a password and a session token.
 type person struct {
-	user     store.User
+	user     User
 	password string
 	session  string
 }
 
-func (ts *testServer) account(name string) store.Account {
+func (ts *testServer) account(name string) Account {
 	ts.t.Helper()
 	acc, err := ts.svc.CreateAccount(context.Background(), name)
 	if err != nil {
@@ -214,7 +234,7 @@ func (ts *testServer) account(name string) store.Account {
 	return acc
 }
 
-func (ts *testServer) person(acc store.Account, email string, role api.Role) person {
+func (ts *testServer) person(acc Account, email string, role api.Role) person {
 	ts.t.Helper()
 	pw, err := ts.svc.GeneratePassword()
 	if err != nil {
@@ -224,9 +244,64 @@ func (ts *testServer) person(acc store.Account, email string, role api.Role) per
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	resp, body := ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: email, Password: pw})
-	lr := decode[api.LoginResponse](ts.t, resp, body, http.StatusOK)
+	lr := ts.login(email, pw)
 	return person{user: u, password: pw, session: lr.Token}
+}
+
+// startLogin sends the password step of a login and returns its challenge.
+func (ts *testServer) startLogin(email, password string) api.LoginChallenge {
+	ts.t.Helper()
+	resp, body := ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: email, Password: password})
+	return decode[api.LoginChallenge](ts.t, resp, body, http.StatusOK)
+}
+
+// codePattern finds the code in a login e-mail: six digits alone on an indented line.
+var codePattern = regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`)
+
+// mailedCode returns the code of the n-th e-mail (counting from 1) the SMTP server received,
+// and checks it went to email.
+func (ts *testServer) mailedCode(n int, email string) string {
+	ts.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := ts.smtp.Wait(ctx, n)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	m := msgs[n-1]
+	if !strings.EqualFold(m.To, email) {
+		ts.t.Fatalf("e-mail %d went to %s, want %s", n, m.To, email)
+	}
+	match := codePattern.FindStringSubmatch(m.Text())
+	if match == nil {
+		ts.t.Fatalf("no code in the e-mail:\n%s", m.Text())
+	}
+	return match[1]
+}
+
+// login logs in through the e-mailed code and returns the session.
+func (ts *testServer) login(email, password string) api.LoginResponse {
+	ts.t.Helper()
+	sent := len(ts.smtp.Messages())
+	ch := ts.startLogin(email, password)
+	code := ts.mailedCode(sent+1, email)
+	resp, body := ts.do("POST", api.PathLoginVerify, "", api.LoginVerifyRequest{Challenge: ch.Challenge, Code: code})
+	return decode[api.LoginResponse](ts.t, resp, body, http.StatusOK)
+}
+
+// rootToken logs the person in again and mints a root API token with the login.
+func (ts *testServer) rootToken(p person, scopes ...api.Scope) api.LoginResponse {
+	ts.t.Helper()
+	sent := len(ts.smtp.Messages())
+	ch := ts.startLogin(p.user.Email, p.password)
+	code := ts.mailedCode(sent+1, p.user.Email)
+	resp, body := ts.do("POST", api.PathLoginVerify, "", api.LoginVerifyRequest{Challenge: ch.Challenge, Code: code,
+		Token: &api.CreateTokenRequest{Name: "root", Scopes: scopes}})
+	lr := decode[api.LoginResponse](ts.t, resp, body, http.StatusOK)
+	if lr.Kind != api.TokenKindAPI {
+		ts.t.Fatalf("a login asked for an API token gave a %s", lr.Kind)
+	}
+	return lr
 }
 
 // mint creates an API token with the given scopes using the person's session.

@@ -155,13 +155,32 @@ func (u *upload) close() {
 	}
 }
 
+// channelColumns are readings of one channel of a file, in time order, as two columns: one
+// segment. A channel's readings are cut into several parts when they are many, so memory stays
+// bounded whatever the file's size; part numbers them from 0 in time order.
+type channelColumns struct {
+	index      int // the channel's index in the file's schema
+	part       int
+	name       string
+	unit       string
+	resolution int
+	times      []int64 // Unix ms, non-decreasing
+	values     []int64 // steps of the resolution
+}
+
+// readingsSink receives the channels' columns of a file as they are decoded; it copies what it
+// keeps, since the columns are reused.
+type readingsSink interface {
+	add(c *channelColumns) error
+}
+
 // fileDecoder holds what decoding a file reuses: the aescodec Reader (its chunk buffer), a
 // buffered reader, and the per-channel columns of the segments being built.
 type fileDecoder struct {
 	rd    aescodec.Reader
 	mem   bytes.Reader
 	br    *bufio.Reader
-	chans []store.ChannelReadings
+	chans []channelColumns
 }
 
 var fileDecoders = sync.Pool{New: func() any { return &fileDecoder{br: bufio.NewReaderSize(nil, 64<<10)} }}
@@ -171,7 +190,7 @@ var fileDecoders = sync.Pool{New: func() any { return &fileDecoder{br: bufio.New
 func (d *fileDecoder) release() {
 	capacity := 0
 	for _, c := range d.chans {
-		capacity += cap(c.Times)
+		capacity += cap(c.times)
 	}
 	if capacity > 2*maxBufferedReadings {
 		d.chans = nil
@@ -195,11 +214,11 @@ func (d *fileDecoder) open(u *upload) (io.Reader, error) {
 // discard is the sink of a verification: readings are decoded and checked, not stored.
 type discard struct{}
 
-func (discard) Add(store.ChannelReadings) error { return nil }
+func (discard) add(*channelColumns) error { return nil }
 
 // decode verifies the whole upload and streams its readings into sink; it returns the file's
 // record, or a *RejectError for a file the device should not send again.
-func (s *Service) decode(ctx context.Context, up *upload, u *uploader, sink store.SegmentSink) (store.DataFile, error) {
+func (s *Service) decode(ctx context.Context, up *upload, u *uploader, sink readingsSink) (store.DataFile, error) {
 	d := fileDecoders.Get().(*fileDecoder)
 	defer d.release()
 	src, err := d.open(up)
@@ -215,26 +234,26 @@ func (s *Service) decode(ctx context.Context, up *upload, u *uploader, sink stor
 	h := d.rd.Header()
 	schema := h.Schema.Channels
 	if cap(d.chans) < len(schema) {
-		d.chans = make([]store.ChannelReadings, len(schema))
+		d.chans = make([]channelColumns, len(schema))
 	}
 	d.chans = d.chans[:len(schema)]
 	for i, c := range schema {
-		d.chans[i] = store.ChannelReadings{Index: i, Name: c.Name, Unit: c.Unit, Resolution: c.Resolution,
-			Times: d.chans[i].Times[:0], Values: d.chans[i].Values[:0]}
+		d.chans[i] = channelColumns{index: i, name: c.Name, unit: c.Unit, resolution: c.Resolution,
+			times: d.chans[i].times[:0], values: d.chans[i].values[:0]}
 	}
 	f := store.DataFile{DeviceID: u.id, Sequence: h.Sequence, SHA256: up.sum[:], Size: up.size, KeyID: h.KeyID,
 		Interval: h.Schema.Interval, CreatedAt: h.Created.UTC()}
 	gapAfter := 2 * h.Schema.Interval.Milliseconds() // 0: irregular sampling, no gaps to tell
 	buffered := 0
-	flush := func(c *store.ChannelReadings) error {
-		if len(c.Times) == 0 {
+	flush := func(c *channelColumns) error {
+		if len(c.times) == 0 {
 			return nil
 		}
-		if err := sink.Add(*c); err != nil {
+		if err := sink.add(c); err != nil {
 			return err
 		}
-		buffered -= len(c.Times)
-		c.Times, c.Values, c.Part = c.Times[:0], c.Values[:0], c.Part+1
+		buffered -= len(c.times)
+		c.times, c.values, c.part = c.times[:0], c.values[:0], c.part+1
 		return nil
 	}
 	for {
@@ -256,9 +275,9 @@ func (s *Service) decode(ctx context.Context, up *upload, u *uploader, sink stor
 		f.LastReading = r.Time
 		f.Readings++
 		c := &d.chans[r.Channel]
-		c.Times, c.Values = append(c.Times, r.Time), append(c.Values, r.Value)
+		c.times, c.values = append(c.times, r.Time), append(c.values, r.Value)
 		buffered++
-		if len(c.Times) >= maxSegmentReadings {
+		if len(c.times) >= maxSegmentReadings {
 			if err := flush(c); err != nil {
 				return store.DataFile{}, err
 			}
@@ -346,7 +365,8 @@ func (s *Service) ingest(ctx context.Context, up *upload, u *uploader) (IngestRe
 	}
 
 	err = s.st.StoreFile(ctx, u.accountID, u.id, h.Sequence, func(sink store.SegmentSink) (store.DataFile, error) {
-		f, err := s.decode(ctx, up, u, sink)
+		sealer := &segmentSealer{ctx: ctx, svc: s, accountID: u.accountID, deviceID: u.id, sequence: h.Sequence, inner: sink, tags: map[string][]byte{}}
+		f, err := s.decode(ctx, up, u, sealer)
 		result.Readings = f.Readings
 		return f, err
 	})

@@ -422,7 +422,7 @@ func TestAccountDeletionRemovesDevicesAndReadings(t *testing.T) {
 	ctx := context.Background()
 	doomed, kept := ts.account("Doomed"), ts.account("Kept")
 	var doomedDevice, keptDevice string
-	for _, acc := range []store.Account{doomed, kept} {
+	for _, acc := range []Account{doomed, kept} {
 		owner := ts.person(acc, "own-"+acc.Name+"@example.com", api.RoleOwner)
 		site := ts.site(owner.session, "Plant", "")
 		p := ts.provision(owner.session, site.ID, "SX-00042")

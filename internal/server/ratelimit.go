@@ -7,63 +7,87 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// LoginLimits are the login rate limits: a token bucket per source address and one per account.
+// LoginLimits are the login rate limits: a token bucket per source address and one per user
+// (by e-mail, known or not). Password attempts and second-factor codes draw from the same
+// buckets.
 type LoginLimits struct {
-	PerIP        rate.Limit
-	BurstIP      int
-	PerAccount   rate.Limit
-	BurstAccount int
-	Now          func() time.Time
+	PerIP     rate.Limit
+	BurstIP   int
+	PerUser   rate.Limit
+	BurstUser int
+	Now       func() time.Time
 }
 
 // DefaultLoginLimits allow a burst of 10 attempts per address then one every 6 seconds, and a
-// burst of 20 per account then one every 3 seconds: plenty for people, hopeless for guessing.
+// burst of 20 per user then one every 3 seconds: plenty for people, hopeless for guessing. A
+// user attacked from elsewhere slows only themselves: a colleague's bucket is their own.
 var DefaultLoginLimits = LoginLimits{
 	PerIP: rate.Every(6 * time.Second), BurstIP: 10,
-	PerAccount: rate.Every(3 * time.Second), BurstAccount: 20,
+	PerUser: rate.Every(3 * time.Second), BurstUser: 20,
 }
+
+// APILimits are the API's rate limits: a token bucket per source address, taken before
+// anything else, and one per token or device once authenticated. A zero rate disables a limit
+// (behind a load balancer every request comes from its address: give the balancer the
+// per-address limit, or raise it here).
+type APILimits struct {
+	PerIP      rate.Limit
+	BurstIP    int
+	PerToken   rate.Limit
+	BurstToken int
+	Now        func() time.Time
+}
+
+// DefaultAPILimits are far above what an honest client or a fleet of devices does (a device
+// uploads a file an hour; `smartx readings` streams a month in one request; a simulator
+// catching up on 30 days sends a few hundred files a second): 1000 requests a second per
+// address (bursts of 2000), 500 per token or device (bursts of 1000).
+var DefaultAPILimits = APILimits{PerIP: 1000, BurstIP: 2000, PerToken: 500, BurstToken: 1000}
 
 type limitKind int
 
 const (
 	limitByIP limitKind = iota
-	limitByAccount
+	limitByUser
 )
 
-// maxLimiterKeys bounds the memory an address-spraying attacker can make the limiter hold;
-// idle buckets (full again, so equivalent to new ones) are dropped first.
+// maxLimiterKeys bounds the memory an address-spraying attacker can make a limiter hold; idle
+// buckets (full again, so equivalent to new ones) are dropped first.
 const maxLimiterKeys = 100_000
 
-type loginLimiter struct {
-	limits  LoginLimits
+// keyedLimiter is one token bucket per key.
+type keyedLimiter struct {
+	limit rate.Limit
+	burst int
+	now   func() time.Time
+
 	mu      sync.Mutex
-	buckets [2]map[string]*rate.Limiter
+	buckets map[string]*rate.Limiter
 }
 
-func newLoginLimiter(l LoginLimits) *loginLimiter {
-	if l.Now == nil {
-		l.Now = time.Now
+func newKeyedLimiter(limit rate.Limit, burst int, now func() time.Time) *keyedLimiter {
+	if now == nil {
+		now = time.Now
 	}
-	return &loginLimiter{limits: l, buckets: [2]map[string]*rate.Limiter{{}, {}}}
+	return &keyedLimiter{limit: limit, burst: burst, now: now, buckets: map[string]*rate.Limiter{}}
 }
 
-// allow takes one attempt from the key's bucket, or says how long until one is available.
-func (l *loginLimiter) allow(kind limitKind, key string) (time.Duration, bool) {
-	now := l.limits.Now()
+// allow takes one token from the key's bucket, or says how long until one is available. A
+// limiter with a zero rate allows everything.
+func (l *keyedLimiter) allow(key string) (time.Duration, bool) {
+	if l == nil || l.limit == 0 {
+		return 0, true
+	}
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	m := l.buckets[kind]
-	lim, ok := m[key]
+	lim, ok := l.buckets[key]
 	if !ok {
-		if len(m) >= maxLimiterKeys {
-			l.dropIdle(m, now)
+		if len(l.buckets) >= maxLimiterKeys {
+			l.dropIdle(now)
 		}
-		if kind == limitByIP {
-			lim = rate.NewLimiter(l.limits.PerIP, l.limits.BurstIP)
-		} else {
-			lim = rate.NewLimiter(l.limits.PerAccount, l.limits.BurstAccount)
-		}
-		m[key] = lim
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.buckets[key] = lim
 	}
 	r := lim.ReserveN(now, 1)
 	if !r.OK() {
@@ -76,13 +100,38 @@ func (l *loginLimiter) allow(kind limitKind, key string) (time.Duration, bool) {
 	return 0, true
 }
 
-func (l *loginLimiter) dropIdle(m map[string]*rate.Limiter, now time.Time) {
-	for k, lim := range m {
+func (l *keyedLimiter) dropIdle(now time.Time) {
+	for k, lim := range l.buckets {
 		if lim.TokensAt(now) >= float64(lim.Burst()) {
-			delete(m, k)
+			delete(l.buckets, k)
 		}
 	}
-	if len(m) >= maxLimiterKeys { // everyone is busy: start over rather than grow
-		clear(m)
+	if len(l.buckets) >= maxLimiterKeys { // everyone is busy: start over rather than grow
+		clear(l.buckets)
 	}
+}
+
+// loginLimiter holds the login buckets.
+type loginLimiter struct {
+	byKind [2]*keyedLimiter
+}
+
+func newLoginLimiter(l LoginLimits) *loginLimiter {
+	return &loginLimiter{byKind: [2]*keyedLimiter{
+		limitByIP:   newKeyedLimiter(l.PerIP, l.BurstIP, l.Now),
+		limitByUser: newKeyedLimiter(l.PerUser, l.BurstUser, l.Now),
+	}}
+}
+
+func (l *loginLimiter) allow(kind limitKind, key string) (time.Duration, bool) {
+	return l.byKind[kind].allow(key)
+}
+
+// apiLimiter holds the API's buckets.
+type apiLimiter struct {
+	byIP, byToken *keyedLimiter
+}
+
+func newAPILimiter(l APILimits) *apiLimiter {
+	return &apiLimiter{byIP: newKeyedLimiter(l.PerIP, l.BurstIP, l.Now), byToken: newKeyedLimiter(l.PerToken, l.BurstToken, l.Now)}
 }

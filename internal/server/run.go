@@ -16,7 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/auth"
+	"github.com/smart-impulse/smartx/internal/fsperm"
+	"github.com/smart-impulse/smartx/internal/mail"
 	"github.com/smart-impulse/smartx/internal/store"
 	"github.com/smart-impulse/smartx/internal/store/sqlite"
 )
@@ -30,6 +33,10 @@ const (
 	// are removed at start.
 	UploadsDir = "uploads"
 )
+
+// ErrMasterKeyTooOpen is a master key file that users other than its owner can read: whoever
+// reads it can decrypt every account's data, so it is refused, not merely warned about.
+var ErrMasterKeyTooOpen = errors.New("the master key file is readable by other users")
 
 // ErrPostgresUnavailable is returned for a postgres:// database URL.
 var ErrPostgresUnavailable = errors.New("the PostgreSQL store is not available in this version of smartx: use sqlite://PATH (the default)")
@@ -85,8 +92,8 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 	if dd.Create {
 		for _, d := range []string{dd.Dir, filepath.Dir(path)} {
 			if d != "" {
-				if err := os.MkdirAll(d, 0o700); err != nil {
-					return nil, fmt.Errorf("create data directory: %w", err)
+				if err := privateDir(d, cfg.Logger); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -99,8 +106,8 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 	}
 	if cfg.UploadDir == "" {
 		cfg.UploadDir = filepath.Join(filepath.Dir(path), UploadsDir)
-		if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create uploads directory: %w", err)
+		if err := privateDir(cfg.UploadDir, cfg.Logger); err != nil {
+			return nil, err
 		}
 	}
 	st, err := sqlite.Open(ctx, path)
@@ -114,6 +121,18 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 		return nil, err
 	}
 	return svc, nil
+}
+
+// privateDir creates dir owner-only, or tightens an existing one that others could read.
+func privateDir(dir string, log *slog.Logger) error {
+	changed, err := fsperm.PrivateDir(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if changed {
+		log.Warn("the directory was readable by other users: it is now owner-only (0700)", "path", dir)
+	}
+	return nil
 }
 
 // cleanUploads removes the uploads a crashed server left behind. An upload is only acknowledged
@@ -171,7 +190,7 @@ func masterKey(dd DataDir, log *slog.Logger) (auth.Key, error) {
 		return auth.Key{}, err
 	}
 	if tooOpen {
-		log.Warn("the master key file is readable by other users: chmod 600 it", "path", path)
+		return auth.Key{}, fmt.Errorf("%w: run `chmod 600 %s`, then start again", ErrMasterKeyTooOpen, path)
 	}
 	if dd.MasterKeyFile == "" {
 		log.Warn("the master key is kept beside the database, which defeats its purpose: move it and pass --master-key-file or SMARTX_MASTER_KEY", "path", path)
@@ -188,8 +207,18 @@ type Options struct {
 	TLSCertFile string
 	TLSKeyFile  string
 	// Dev runs `smartx server --dev`: an ephemeral data directory (unless DataDir.Dir is set),
-	// an ephemeral master key, and an account, owner and admin token made at start.
-	Dev     bool
+	// an ephemeral master key, and an account, owner and admin token made at start. E-mails
+	// are written to <data dir>/dev-mail instead of being sent.
+	Dev bool
+	// DevUsers, with Dev, adds a user of every other role (admin, support, installer, analyst)
+	// with a generated password, so every guide can be followed against a dev server.
+	DevUsers bool
+	// SMTPURL is the mail server of the e-mailed login codes (smtp://user@host:587?from=...);
+	// SMTPPassword its password when not in the URL; SMTPCAFile extra authorities for its
+	// certificate. Without SMTPURL (and without Dev) only users with TOTP can log in by password.
+	SMTPURL      string
+	SMTPPassword string
+	SMTPCAFile   string
 	Version string
 	Logger  *slog.Logger
 	// Ready is called once the server is listening, with what a client needs to reach it.
@@ -214,7 +243,21 @@ type DevCredentials struct {
 	Email     string
 	Password  string
 	Token     string
+	// MailDir is where the login codes' e-mails are written (dev only: nothing is sent).
+	MailDir string
+	// Users are the users of the other roles, with DevUsers.
+	Users []DevUser
 }
+
+// DevUser is a user `smartx server --dev --dev-users` made, with their password.
+type DevUser struct {
+	Email    string
+	Role     api.Role
+	Password string
+}
+
+// DevMailDir is the directory of a dev server's e-mails inside its data directory.
+const DevMailDir = "dev-mail"
 
 // DevOwnerEmail is the e-mail of the owner that dev mode creates.
 const DevOwnerEmail = "owner@example.com"
@@ -256,6 +299,39 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("listen address %q: %w (use host:port, such as 127.0.0.1:8443)", o.Listen, err)
 	}
 
+	var devMail *mail.Dir
+	switch {
+	case o.SMTPURL != "":
+		cfg, err := mail.ParseURL(o.SMTPURL, o.SMTPPassword)
+		if err != nil {
+			return err
+		}
+		if o.SMTPCAFile != "" {
+			if cfg.RootCAs, err = mail.LoadRootCAs(o.SMTPCAFile); err != nil {
+				return err
+			}
+		}
+		o.Service.Mail = mail.NewSMTP(cfg)
+	case o.Dev:
+		devMail, err = mail.NewDir(filepath.Join(dd.Dir, DevMailDir), time.Now, func(path string, m mail.Message) {
+			log.Warn("DEV ONLY: an e-mail was written to a file, not sent", "to", m.To, "subject", m.Subject, "path", path)
+		})
+		if err != nil {
+			return err
+		}
+		o.Service.Mail = devMail
+	case o.SMTPPassword != "" || o.SMTPCAFile != "":
+		return errors.New("an SMTP password or CA file without an SMTP URL: set --smtp-url too")
+	default:
+		log.Warn("no e-mail configured (--smtp-url): password logins need an e-mailed code, so only users with an authenticator app (TOTP) can log in")
+	}
+	if o.Service.Mail != nil {
+		log.Info("login codes are e-mailed", "via", o.Service.Mail.Describe())
+	}
+	if o.DevUsers && !o.Dev {
+		return errors.New("--dev-users goes with --dev")
+	}
+
 	svc, err := OpenService(ctx, dd, o.Service)
 	if err != nil {
 		return err
@@ -286,9 +362,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	ready := Ready{URL: serverURL(ln.Addr(), host), Addr: ln.Addr(), CAFile: caFile}
 	if o.Dev {
-		creds, err := bootstrapDev(ctx, svc)
+		creds, err := bootstrapDev(ctx, svc, o.DevUsers)
 		if err != nil {
 			return err
+		}
+		if devMail != nil {
+			creds.MailDir = devMail.Path()
 		}
 		ready.Dev = &creds
 	}
@@ -372,33 +451,59 @@ func serverURL(addr net.Addr, listenHost string) string {
 }
 
 // bootstrapDev makes (or, in a kept data directory, reuses) the dev account and owner, sets a
-// fresh password and mints an admin token.
-func bootstrapDev(ctx context.Context, svc *Service) (DevCredentials, error) {
-	password, err := svc.GeneratePassword()
+// fresh password and mints an admin token; with users, a user of every other role too.
+func bootstrapDev(ctx context.Context, svc *Service, users bool) (DevCredentials, error) {
+	owner, accountID, err := devUser(ctx, svc, "", DevOwnerEmail, api.RoleOwner)
 	if err != nil {
 		return DevCredentials{}, err
 	}
-	var u store.User
-	_, err = svc.st.UserByEmail(ctx, DevOwnerEmail)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		acc, err := svc.CreateAccount(ctx, "Development")
-		if err != nil {
-			return DevCredentials{}, err
-		}
-		if u, err = svc.AddUser(ctx, NewUser{AccountID: acc.ID, Email: DevOwnerEmail, Role: "owner", Password: password}); err != nil {
-			return DevCredentials{}, err
-		}
-	case err != nil:
+	u, err := svc.UserByEmail(ctx, DevOwnerEmail)
+	if err != nil {
 		return DevCredentials{}, err
-	default:
-		if u, err = svc.SetPassword(ctx, DevOwnerEmail, password); err != nil {
-			return DevCredentials{}, err
-		}
 	}
 	_, secret, err := svc.IssueAdminToken(ctx, u, "dev admin")
 	if err != nil {
 		return DevCredentials{}, err
 	}
-	return DevCredentials{AccountID: u.AccountID, Email: u.Email, Password: password, Token: secret}, nil
+	creds := DevCredentials{AccountID: accountID, Email: owner.Email, Password: owner.Password, Token: secret}
+	if users {
+		for _, role := range api.AllRoles[1:] {
+			du, _, err := devUser(ctx, svc, accountID, string(role)+"@example.com", role)
+			if err != nil {
+				return DevCredentials{}, err
+			}
+			creds.Users = append(creds.Users, du)
+		}
+	}
+	return creds, nil
+}
+
+// devUser makes a dev user with a fresh password, or gives an existing one (a kept data
+// directory) a fresh password; accountID "" makes the dev account too.
+func devUser(ctx context.Context, svc *Service, accountID, email string, role api.Role) (DevUser, string, error) {
+	password, err := svc.GeneratePassword()
+	if err != nil {
+		return DevUser{}, "", err
+	}
+	u, err := svc.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if accountID == "" {
+			acc, err := svc.CreateAccount(ctx, "Development")
+			if err != nil {
+				return DevUser{}, "", err
+			}
+			accountID = acc.ID
+		}
+		if u, err = svc.AddUser(ctx, NewUser{AccountID: accountID, Email: email, Role: string(role), Password: password}); err != nil {
+			return DevUser{}, "", err
+		}
+	case err != nil:
+		return DevUser{}, "", err
+	default:
+		if err := svc.setPassword(ctx, u, password); err != nil {
+			return DevUser{}, "", err
+		}
+	}
+	return DevUser{Email: u.Email, Role: u.Role, Password: password}, u.AccountID, nil
 }

@@ -31,7 +31,7 @@ type scanDevice struct {
 	version int
 }
 
-func (d *scanDevice) slot(sg *store.Segment) int {
+func (d *scanDevice) slot(sg *openedSegment) int {
 	ch := readings.Channel{Name: sg.Name, Unit: sg.Unit, Resolution: sg.Resolution}
 	if i, ok := d.slotOf[ch]; ok {
 		return i
@@ -103,10 +103,14 @@ func (c *segCursor) less(o *segCursor) bool {
 
 // scanner runs one query over a device's segments.
 type scanner struct {
-	q       *readingsQuery
-	sink    rowSink
-	dev     *scanDevice
-	minTime int64 // the device's readings before this were returned by the previous page
+	q         *readingsQuery
+	sink      rowSink
+	svc       *Service
+	accountID string
+	tags      [][]byte          // the query's channels, as the store finds them
+	labels    map[string]string // interned channel names and units
+	dev       *scanDevice
+	minTime   int64 // the device's readings before this were returned by the previous page
 
 	heap []*segCursor
 	free []*segCursor
@@ -127,7 +131,11 @@ type scanner struct {
 // scanReadings streams the query's rows of each device into sink. Devices come in the order
 // given; a query's cursor starts at its device.
 func (s *Service) scanReadings(ctx context.Context, accountID string, q *readingsQuery, devs []*scanDevice, sink rowSink) error {
-	sc := &scanner{q: q, sink: sink}
+	tags, err := s.channelTags(ctx, accountID, q.channels)
+	if err != nil {
+		return err
+	}
+	sc := &scanner{q: q, sink: sink, svc: s, accountID: accountID, tags: tags, labels: map[string]string{}}
 	started := q.cursor == nil
 	for _, d := range devs {
 		if !started {
@@ -136,7 +144,7 @@ func (s *Service) scanReadings(ctx context.Context, accountID string, q *reading
 			}
 			started = true
 		}
-		if err := sc.device(ctx, s.st, accountID, d); err != nil {
+		if err := sc.device(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -147,7 +155,7 @@ func (s *Service) scanReadings(ctx context.Context, accountID string, q *reading
 }
 
 // device scans one device.
-func (sc *scanner) device(ctx context.Context, st store.ReadingStore, accountID string, d *scanDevice) error {
+func (sc *scanner) device(ctx context.Context, d *scanDevice) error {
 	q := sc.q
 	sc.dev, sc.haveBucket, sc.skipRaw, sc.skipRows = d, false, false, 0
 	from := q.fromMs
@@ -165,13 +173,17 @@ func (sc *scanner) device(ctx context.Context, st store.ReadingStore, accountID 
 		return nil
 	}
 	sc.minTime = from
-	err := st.ScanSegments(ctx, store.SegmentQuery{AccountID: accountID, DeviceID: d.id, From: from, To: q.toMs, Channels: q.channels},
-		func(sg *store.Segment) error {
+	err := sc.svc.st.ScanSegments(ctx, store.SegmentQuery{AccountID: sc.accountID, DeviceID: d.id, From: from, To: q.toMs, ChannelTags: sc.tags},
+		func(stored *store.Segment) error {
+			sg, err := sc.svc.openSegment(ctx, sc.accountID, d.id, stored, sc.labels)
+			if err != nil {
+				return err
+			}
 			// Segments come by first time: every reading before this one's first is final.
 			if err := sc.drain(sg.TMin); err != nil {
 				return err
 			}
-			return sc.push(sg)
+			return sc.push(&sg)
 		})
 	if err == nil {
 		err = sc.drain(q.toMs)
@@ -185,7 +197,7 @@ func (sc *scanner) device(ctx context.Context, st store.ReadingStore, accountID 
 }
 
 // push decodes a segment into a cursor on the heap.
-func (sc *scanner) push(sg *store.Segment) error {
+func (sc *scanner) push(sg *openedSegment) error {
 	var c *segCursor
 	if n := len(sc.free); n > 0 {
 		c, sc.free = sc.free[n-1], sc.free[:n-1]

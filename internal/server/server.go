@@ -52,6 +52,8 @@ type Config struct {
 	// MaintenanceEvery is how often the retention purge runs (default hourly; it also runs at
 	// start).
 	MaintenanceEvery time.Duration
+	// APILimits defaults to DefaultAPILimits.
+	APILimits *APILimits
 }
 
 // Server serves the platform API.
@@ -63,6 +65,7 @@ type Server struct {
 	version string
 	cfg     Config
 	audit   *auditBuffer
+	limits  *apiLimiter
 	mux     *http.ServeMux
 	routes  []route
 }
@@ -96,8 +99,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaintenanceEvery == 0 {
 		cfg.MaintenanceEvery = time.Hour
 	}
+	limits := DefaultAPILimits
+	if cfg.APILimits != nil {
+		limits = *cfg.APILimits
+	}
+	if limits.Now == nil {
+		limits.Now = cfg.Now
+	}
 	s := &Server{svc: cfg.Service, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, version: cfg.Version, cfg: cfg,
-		audit: newAuditBuffer(cfg.Service.Store(), cfg.Logger), mux: http.NewServeMux()}
+		audit: newAuditBuffer(cfg.Service, cfg.Logger, cfg.Now), limits: newAPILimiter(limits), mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
@@ -121,8 +131,25 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{method: http.MethodGet, path: api.PathHealth, public: true, handle: s.handleHealth},
 		{method: http.MethodPost, path: api.PathLogin, public: true, handle: s.handleLogin},
+		{method: http.MethodPost, path: api.PathLoginVerify, public: true, handle: s.handleLoginVerify},
+		{method: http.MethodPost, path: api.PathLoginResend, public: true, handle: s.handleLoginResend},
 		{method: http.MethodPost, path: api.PathLogout, handle: s.handleLogout},
 		{method: http.MethodGet, path: api.PathWhoAmI, handle: s.handleWhoAmI},
+		{method: http.MethodPost, path: api.PathPassword, handle: s.handleChangePassword},
+		{method: http.MethodGet, path: api.PathTwoFactor, handle: s.handleTwoFactorStatus},
+		{method: http.MethodPost, path: api.PathTOTP, handle: s.handleStartTOTP},
+		{method: http.MethodPost, path: api.PathTOTPConfirm, handle: s.handleConfirmTOTP},
+		{method: http.MethodPost, path: api.PathTOTPDisable, handle: s.handleDisableTOTP},
+		{method: http.MethodPost, path: api.PathRecoveryCodes, handle: s.handleRecoveryCodes},
+
+		{method: http.MethodGet, path: api.PathUsers, scope: api.ScopeAdmin, handle: s.handleListUsers},
+		{method: http.MethodPost, path: api.PathUsers, scope: api.ScopeAdmin, handle: s.handleCreateUser},
+		{method: http.MethodGet, path: api.PathUsers + "/{id}", scope: api.ScopeAdmin, handle: s.handleGetUser},
+		{method: http.MethodPatch, path: api.PathUsers + "/{id}", scope: api.ScopeAdmin, handle: s.handleUpdateUser},
+		{method: http.MethodDelete, path: api.PathUsers + "/{id}", scope: api.ScopeAdmin, handle: s.handleDeleteUser},
+		{method: http.MethodPost, path: api.PathUsers + "/{id}/disable", scope: api.ScopeAdmin, handle: s.handleDisableUser},
+		{method: http.MethodPost, path: api.PathUsers + "/{id}/enable", scope: api.ScopeAdmin, handle: s.handleEnableUser},
+		{method: http.MethodDelete, path: api.PathUsers + "/{id}/2fa", scope: api.ScopeAdmin, handle: s.handleResetUserTwoFactor},
 		{method: http.MethodPost, path: api.PathTokens, scope: api.ScopeTokensWrite, handle: s.handleCreateToken},
 		{method: http.MethodGet, path: api.PathTokens, scope: api.ScopeTokensWrite, handle: s.handleListTokens},
 		{method: http.MethodGet, path: api.PathTokens + "/{id}", scope: api.ScopeTokensWrite, handle: s.handleGetToken},
@@ -142,6 +169,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: api.PathDevices + "/{id}/credential", scope: api.ScopeDevicesWrite, handle: s.handleNewCredential},
 		{method: http.MethodGet, path: api.PathDevices + "/{id}/key", scope: api.ScopeDevicesKeys, handle: s.handleDeviceKeys},
 		{method: http.MethodPost, path: api.PathDevices + "/{id}/rotate-key", scope: api.ScopeDevicesKeys, handle: s.handleRotateKey},
+		{method: http.MethodPost, path: api.PathDevices + "/{id}/replace", scope: api.ScopeDevicesWrite, handle: s.handleReplaceDevice},
 		{method: http.MethodGet, path: api.PathDevices + "/{id}/status", scope: api.ScopeDevicesRead, handle: s.handleDeviceStatus},
 
 		{method: http.MethodPost, path: api.PathIngest, handleDevice: s.handleIngest},
@@ -223,6 +251,10 @@ func (s *Server) Handler() http.Handler {
 			}
 			s.record(r, ri, sw.status, start)
 		}()
+		if wait, ok := s.limits.byIP.allow(sourceIP(r)); !ok {
+			s.fail(sw, r, &RateLimitError{RetryAfter: wait, Detail: "too many requests from this address"})
+			return
+		}
 		if _, pattern := s.mux.Handler(r); pattern == "" {
 			s.unmatched(sw, r)
 			return
@@ -282,6 +314,10 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			ri.accountID, ri.deviceID = u.accountID, u.id
+			if wait, ok := s.limits.byToken.allow(u.id); !ok {
+				s.fail(w, r, &RateLimitError{RetryAfter: wait, Detail: "too many requests from this device"})
+				return
+			}
 			if err := rt.handleDevice(w, r, u); err != nil {
 				s.fail(w, r, err)
 			}
@@ -301,6 +337,10 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			ri.accountID, ri.userID, ri.tokenID = caller.AccountID, caller.UserID, caller.ID
+			if wait, ok := s.limits.byToken.allow(caller.ID); !ok {
+				s.fail(w, r, &RateLimitError{RetryAfter: wait, Detail: "too many requests with this token"})
+				return
+			}
 			if rt.scope != "" && !slices.Contains(caller.Scopes, rt.scope) {
 				s.fail(w, r, &ScopeError{Scope: rt.scope, Detail: fmt.Sprintf("this request needs scope %s, which the token lacks", rt.scope)})
 				return
@@ -322,10 +362,19 @@ func bearerToken(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
+// clientGone reports whether the client hung up before the answer: its request's context
+// ends when the connection (or HTTP/2 stream) does.
+func clientGone(r *http.Request) bool { return r.Context().Err() != nil }
+
 // fail writes the problem for err and notes its code for the audit log. Unexpected errors are
-// logged with the request id the client sees, so support can find them.
+// logged with the request id the client sees, so support can find them; a client that hung up
+// is not the server's failure, and is not logged as one.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ri := infoFrom(r.Context())
+	if clientGone(r) {
+		ri.errCode = api.CodeClientClosed
+		return
+	}
 	pe := problemFor(err)
 	if pe.problem.Code == api.CodeInternal {
 		s.log.Error("request failed", "request_id", ri.id, "route", ri.route, "err", err)
@@ -350,11 +399,16 @@ func (s *Server) record(r *http.Request, ri *requestInfo, status int, start time
 	if status == 0 {
 		status = http.StatusOK
 	}
-	s.audit.add(store.AuditEntry{
+	if clientGone(r) {
+		// The client left before the whole answer: an event worth a line, not an error.
+		status, ri.errCode = api.StatusClientClosedRequest, api.CodeClientClosed
+		s.log.Info("client closed the connection before the answer", "request_id", ri.id, "route", ri.route,
+			"latency_ms", s.now().Sub(start).Milliseconds())
+	}
+	s.audit.add(auditRecord{entry: store.AuditEntry{
 		Time: start.UTC(), RequestID: ri.id, AccountID: ri.accountID, UserID: ri.userID, TokenID: ri.tokenID, DeviceID: ri.deviceID,
-		Method: r.Method, Route: ri.route, Status: status, Latency: s.now().Sub(start), SourceIP: sourceIP(r),
-		ErrorCode: string(ri.errCode),
-	})
+		Method: r.Method, Route: ri.route, Status: status, Latency: s.now().Sub(start), ErrorCode: string(ri.errCode), Count: 1,
+	}, source: sourceIP(r)})
 }
 
 // FlushAudit writes the buffered audit entries now.
@@ -372,8 +426,12 @@ func (s *Server) Purge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n > 0 || m > 0 {
-		s.log.Info("retention purge", "audit_entries", n, "token_records", m)
+	c, err := s.svc.st.DeleteChallengesBefore(ctx, now)
+	if err != nil {
+		return err
+	}
+	if n > 0 || m > 0 || c > 0 {
+		s.log.Info("retention purge", "audit_entries", n, "token_records", m, "expired_logins", c)
 	}
 	return nil
 }
@@ -440,6 +498,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		wg.Wait()
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		s.audit.closeAll()
 		if err := s.audit.flush(fctx); err != nil {
 			s.log.Error("audit log write failed at shutdown", "err", err)
 		}

@@ -25,6 +25,7 @@ type IOStreams struct {
 	colorDisabled         bool
 	width                 int
 	inReader              *bufio.Reader // reads In line by line for prompts
+	getenv                func(string) string
 }
 
 // System returns the process's real streams, detecting terminals and the NO_COLOR convention.
@@ -36,6 +37,7 @@ func System() *IOStreams {
 		inTTY:  isTerminal(os.Stdin),
 		outTTY: isTerminal(os.Stdout),
 		errTTY: isTerminal(os.Stderr),
+		getenv: os.Getenv,
 	}
 	// https://no-color.org: any non-empty value disables colour; a dumb terminal cannot show it.
 	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
@@ -47,7 +49,7 @@ func System() *IOStreams {
 // Test returns streams backed by buffers, none of them a terminal, for tests.
 func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: out, ErrOut: errOut, width: 100}, in, out, errOut
+	return &IOStreams{In: in, Out: out, ErrOut: errOut, width: 100, getenv: func(string) string { return "" }}, in, out, errOut
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -277,3 +277,31 @@ func TestRenderPlotGolden(t *testing.T) {
 	}
 	golden(t, "plot.golden", buf.Bytes())
 }
+
+func TestWriteQR(t *testing.T) {
+	for _, unicode := range []bool{true, false} {
+		var b strings.Builder
+		if err := WriteQR(&b, "otpauth://totp/smartx:owner@example.com?secret=JBSWY3DPEHPK3PXP&issuer=smartx", unicode); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		width := len([]rune(lines[0]))
+		for _, l := range lines {
+			if len([]rune(l)) != width {
+				t.Fatalf("ragged QR code (unicode %v): %q", unicode, l)
+			}
+		}
+		// A version-5 code with its quiet zone is 45 modules: in ASCII two characters a module
+		// and a line a row; with half blocks a character a module and a line two rows.
+		wantLines, wantWidth := 45, 90
+		if unicode {
+			wantLines, wantWidth = 23, 45
+		}
+		if len(lines) < wantLines-8 || width < wantWidth-16 {
+			t.Fatalf("QR code of %d lines of %d characters (unicode %v)", len(lines), width, unicode)
+		}
+		if !unicode && strings.ContainsAny(b.String(), "█▀▄") {
+			t.Fatal("the ASCII form holds block characters")
+		}
+	}
+}

@@ -1,0 +1,54 @@
+//go:build !windows
+
+package fsperm
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestOwnerOnlyWhateverTheUmask(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	base := t.TempDir()
+
+	fresh := filepath.Join(base, "a", "b")
+	if changed, err := PrivateDir(fresh); err != nil || changed {
+		t.Fatalf("PrivateDir(new) = %v, %v", changed, err)
+	}
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := PrivateDir(open); err != nil || !changed {
+		t.Fatalf("PrivateDir(0777) = %v, %v; want it tightened", changed, err)
+	}
+	file := filepath.Join(base, "key")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(file)
+	if !ReadableByOthers(fi) {
+		t.Fatal("a 0644 file is not reported readable by others")
+	}
+	if err := RestrictFile(file); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{fresh: 0o700, open: 0o700, file: 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %04o, want %04o", path, got, want)
+		}
+	}
+	if err := RestrictFile(filepath.Join(base, "missing")); err != nil {
+		t.Fatalf("a missing file: %v", err)
+	}
+	if _, err := PrivateDir(file); err == nil {
+		t.Fatal("PrivateDir accepted a file")
+	}
+}
