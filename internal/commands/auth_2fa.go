@@ -287,4 +287,3 @@ func runAuthPassword(ctx context.Context, f *Factory, o *authPasswordOptions) er
 	fmt.Fprintf(f.IO.ErrOut, "%s Password changed. Your sessions ended: run `smartx auth login` (profile %q).\n", f.IO.ErrStyles().OK("✓"), r.ProfileName)
 	return nil
 }
-

@@ -97,7 +97,9 @@ Nothing of theirs is left readable in the database files (see docs/security.md).
 			example: "  smartx server user delete --data-dir /var/lib/smartx --email leaver@acme.example --yes",
 			confirm: "Delete user %s and every token they made",
 			done:    "is deleted, with their token key and tokens",
-			apply:   func(ctx context.Context, svc *server.Service, email string) (server.User, error) { return svc.OperatorDeleteUser(ctx, email) },
+			apply: func(ctx context.Context, svc *server.Service, email string) (server.User, error) {
+				return svc.OperatorDeleteUser(ctx, email)
+			},
 		}),
 		newServerUserChangeCmd(f, data, serverUserChange{
 			use: "reset-2fa", short: "Remove a user's authenticator app and recovery codes (both lost)",

@@ -219,8 +219,8 @@ type Options struct {
 	SMTPURL      string
 	SMTPPassword string
 	SMTPCAFile   string
-	Version string
-	Logger  *slog.Logger
+	Version      string
+	Logger       *slog.Logger
 	// Ready is called once the server is listening, with what a client needs to reach it.
 	Ready func(Ready) error
 
