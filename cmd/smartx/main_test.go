@@ -65,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"smtpserver":    smtpServer,
 			"dbsecrets":     dbSecrets,
 			"filesholdany":  filesHold,
+			"waithealth":    waitHealth,
 		},
 	})
 }

@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/smart-impulse/smartx/internal/auth"
+	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/mail/mailtest"
 )
 
@@ -207,8 +208,33 @@ func filesHold(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	switch {
 	case neg && len(found) > 0:
-		ts.Fatalf("deleted values remain: %s", strings.Join(found, "; "))
+		ts.Fatalf("%d deleted values remain: %s", len(found), strings.Join(found[:min(5, len(found))], "; "))
 	case !neg && len(found) == 0:
 		ts.Fatalf("none of the values is in the files")
+	}
+}
+
+// waitHealth waits (30 s at most) until a server answers GET /v1/health over TLS with the CA of
+// a file: waithealth URL CAFILE.
+func waitHealth(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waithealth URL CAFILE")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(ts.MkAbs(args[1])); err == nil {
+			c, err := client.New(client.Options{Server: args[0], CAFile: ts.MkAbs(args[1])})
+			ts.Check(err)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = c.Health(ctx)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not answer within 30s", args[0])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

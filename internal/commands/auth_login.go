@@ -156,6 +156,9 @@ func passwordLogin(ctx context.Context, f *Factory, c *client.Client, server str
 	if errors.As(err, &apiErr) && apiErr.Code() == api.CodeUnauthenticated {
 		return api.LoginResponse{}, fmt.Errorf("login to %s failed: %s", server, apiErr.Problem.Detail)
 	}
+	if errors.As(err, &apiErr) {
+		return api.LoginResponse{}, fmt.Errorf("login to %s failed: %w", server, err)
+	}
 	if err != nil {
 		return api.LoginResponse{}, err
 	}

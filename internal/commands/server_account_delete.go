@@ -33,7 +33,7 @@ working on the next request, even on a running server. There is no undo.`,
 			if err := svc.DeleteAccount(cmd.Context(), args[0]); err != nil {
 				return serverError(err, "account")
 			}
-			_, err = fmt.Fprintf(f.IO.ErrOut, "Deleted account %s and everything it owned.\n", args[0])
+			_, err = fmt.Fprintf(f.IO.ErrOut, "Deleted account %s and everything it owned; its data key is destroyed, so nothing sealed under it can be read again.\n", args[0])
 			return err
 		},
 	}

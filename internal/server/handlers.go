@@ -193,6 +193,10 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller stor
 	if f.To, err = queryTime(q, "to"); err != nil {
 		return err
 	}
+	if q.Get("to") != "" && f.To.IsZero() { // before 0001-01-01T00:00:00Z: nothing, not "no bound"
+		writeJSON(w, http.StatusOK, api.AuditPage{Entries: []api.AuditEntry{}})
+		return nil
+	}
 	if v := q.Get("status"); v != "" {
 		if len(v) == 3 && strings.HasSuffix(strings.ToLower(v), "xx") && v[0] >= '1' && v[0] <= '5' {
 			f.StatusClass = int(v[0] - '0')

@@ -80,13 +80,13 @@ func parseReadingsQuery(q url.Values, accept string, now time.Time) (*readingsQu
 	if rq.to, err = queryTime(q, "to"); err != nil {
 		return nil, err
 	}
-	if rq.to.IsZero() {
+	if q.Get("to") == "" {
 		rq.to = now
 	}
 	if rq.from, err = queryTime(q, "from"); err != nil {
 		return nil, err
 	}
-	if rq.from.IsZero() {
+	if q.Get("from") == "" { // 0001-01-01T00:00:00Z is a time like any other: the very beginning
 		rq.from = rq.to.Add(-api.DefaultReadingsSpan)
 	}
 	if !rq.from.Before(rq.to) {

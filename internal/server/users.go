@@ -232,8 +232,9 @@ func (s *Service) AccountUser(ctx context.Context, caller store.Token, id string
 func forbidden(detail string) error { return newProblemError(api.CodeForbidden, detail) }
 
 // checkManage applies the rules of managing another user: only an owner manages owners or
-// makes someone an owner, and nobody changes themselves through these routes (which would
-// let an administrator lock themselves out, or an owner leave the account ownerless).
+// makes someone an owner, and nobody changes themselves through these routes. Together they
+// keep an active owner in every account: an owner can only be disabled, demoted or deleted by
+// another owner, who is active since they are making the request.
 func (s *Service) checkManage(ctx context.Context, caller store.Token, target User, newRole api.Role) (User, error) {
 	me, err := s.callerUser(ctx, caller)
 	if err != nil {
@@ -246,23 +247,6 @@ func (s *Service) checkManage(ctx context.Context, caller store.Token, target Us
 		return User{}, forbidden("only an owner can add, change or remove an owner")
 	}
 	return me, nil
-}
-
-// checkNotLastOwner refuses to take away the account's last active owner.
-func (s *Service) checkNotLastOwner(ctx context.Context, target User) error {
-	if target.Role != api.RoleOwner || target.Disabled() {
-		return nil
-	}
-	users, err := s.st.ListUsers(ctx, target.AccountID)
-	if err != nil {
-		return err
-	}
-	for _, u := range users {
-		if u.ID != target.ID && u.Role == api.RoleOwner && !u.Disabled() {
-			return nil
-		}
-	}
-	return newProblemError(api.CodeConflict, "this is the account's last active owner: make another user owner first")
 }
 
 // CreateAccountUser adds a user to the caller's account with a generated password, shown once.
@@ -305,11 +289,6 @@ func (s *Service) UpdateAccountUser(ctx context.Context, caller store.Token, id 
 	if _, err := s.checkManage(ctx, caller, target, role); err != nil {
 		return User{}, err
 	}
-	if role != api.RoleOwner {
-		if err := s.checkNotLastOwner(ctx, target); err != nil {
-			return User{}, err
-		}
-	}
 	if api.MissingScope(role.Scopes(), target.Role.Scopes()) != "" {
 		if _, err := s.tokens.RevokeUserTokens(ctx, target.AccountID, target.ID, ""); err != nil {
 			return User{}, err
@@ -331,9 +310,6 @@ func (s *Service) SetAccountUserDisabled(ctx context.Context, caller store.Token
 		return User{}, err
 	}
 	if disabled {
-		if err := s.checkNotLastOwner(ctx, target); err != nil {
-			return User{}, err
-		}
 		err = s.st.DisableUser(ctx, target.AccountID, target.ID, s.nowUTC())
 		s.tokens.Invalidate()
 	} else {
@@ -352,9 +328,6 @@ func (s *Service) DeleteAccountUser(ctx context.Context, caller store.Token, id 
 		return err
 	}
 	if _, err := s.checkManage(ctx, caller, target, ""); err != nil {
-		return err
-	}
-	if err := s.checkNotLastOwner(ctx, target); err != nil {
 		return err
 	}
 	return s.deleteUser(ctx, target)
