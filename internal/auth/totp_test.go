@@ -97,3 +97,15 @@ func TestRecoveryCodes(t *testing.T) {
 		}
 	}
 }
+
+func FuzzNormalizeRecoveryCode(f *testing.F) {
+	for _, s := range []string{"abcde-fghjk", "ABCDE FGHJK", "", "-----", "0oil1-abcde", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := NormalizeRecoveryCode(s)
+		if ok && (len(n) != 10 || strings.Trim(n, recoveryAlphabet) != "") {
+			t.Fatalf("NormalizeRecoveryCode(%q) = %q", s, n)
+		}
+	})
+}

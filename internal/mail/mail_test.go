@@ -158,3 +158,26 @@ func TestDirWritesDevMail(t *testing.T) {
 		t.Fatalf("a bad recipient: %v", err)
 	}
 }
+
+// FuzzParseURL: any string is either a valid configuration or an error that never shows the
+// password.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"smtp://ops:pw@mail.example.com:587?from=a@b.co", "smtps://x", "smtp://a@b@c", "smtp://[::1]:25", "smtp://h?from=%zz", ""} {
+		f.Add(s, "")
+	}
+	f.Fuzz(func(t *testing.T, raw, password string) {
+		c, err := ParseURL(raw, password)
+		if err != nil {
+			if pw := strings.SplitN(strings.TrimPrefix(raw, "smtp://"), "@", 2)[0]; strings.Contains(pw, ":") {
+				secret := pw[strings.IndexByte(pw, ':')+1:]
+				if len(secret) >= 6 && strings.Contains(err.Error(), secret) {
+					t.Fatalf("the error shows the password: %v", err)
+				}
+			}
+			return
+		}
+		if c.Host == "" || c.Port < 1 || c.Port > 65535 || c.From == "" {
+			t.Fatalf("ParseURL(%q) = %+v", raw, c)
+		}
+	})
+}

@@ -80,7 +80,9 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.Run("https", func(b *testing.B) {
 		const devices = 4
-		ts := newTestServer(b)
+		// Four devices emptying a month of spool at full speed from one address are a load
+		// test: the API's rate limits would slow them down, as they should in production.
+		ts := newTestServer(b, withAPILimits(APILimits{}))
 		owner := ts.person(ts.account("Bench"), "own@example.com", api.RoleOwner)
 		site := ts.site(owner.session, "Plant", "")
 		var months [devices][]datafilestest.File
