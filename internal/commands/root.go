@@ -136,6 +136,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newReadingsCmd(f),
 		newSiteCmd(f),
 		newDeviceCmd(f),
+		newUserCmd(f),
 	)
 	return root
 }

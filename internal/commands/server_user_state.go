@@ -36,16 +36,9 @@ func newServerUserChangeCmd(f *Factory, data *serverDataFlags, ch serverUserChan
 			if email == "" {
 				return usageErrorf("--email is required")
 			}
-			if ch.confirm != "" && !yes {
-				if !f.IO.CanPrompt() {
-					return usageErrorf("%s cannot be undone: confirm with --yes", ch.use)
-				}
-				ok, err := f.IO.Confirm(fmt.Sprintf(ch.confirm, email))
-				if err != nil {
+			if ch.confirm != "" {
+				if err := confirmChange(f, yes, ch.use, func() (string, error) { return fmt.Sprintf(ch.confirm, email), nil }); err != nil {
 					return err
-				}
-				if !ok {
-					return usageErrorf("nothing was changed")
 				}
 			}
 			svc, err := openServerService(cmd.Context(), f, data, false)

@@ -32,21 +32,15 @@ func runTokenRevoke(ctx context.Context, f *Factory, o *tokenRevokeOptions, id s
 	if err != nil {
 		return err
 	}
-	if !o.yes {
-		if !f.IO.CanPrompt() {
-			return usageErrorf("revoking cannot be undone: confirm with --yes")
-		}
+	err = confirmChange(f, o.yes, "revoking", func() (string, error) {
 		t, err := c.Token(ctx, id)
 		if err != nil {
-			return err
+			return "", err
 		}
-		ok, err := f.IO.Confirm(fmt.Sprintf("Revoke token %s %q (%s)? Anything using it stops working", t.ID, t.Name, api.JoinScopes(t.Scopes)))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("not revoked")
-		}
+		return fmt.Sprintf("Revoke token %s %q (%s) and every token made with it? Anything using them stops working", t.ID, t.Name, api.JoinScopes(t.Scopes)), nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := c.RevokeToken(ctx, id); err != nil {
 		return err
