@@ -199,9 +199,11 @@ func envFromFile(ts *testscript.TestScript, neg bool, args []string) {
 // (seed 5, from 2026-11-16T00:00Z) with the bundle's key and uploads them to the bundle's server
 // with its credential, but for the sequence numbers listed after HOURS, which play files lost on
 // the way: upload BUNDLE HOURS [SKIP]...
+//
+// With !, the platform must refuse the bundle's credential: the first upload must be a 401.
 func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: upload BUNDLE HOURS [SKIP]...")
+	if len(args) < 2 {
+		ts.Fatalf("usage: [!] upload BUNDLE HOURS [SKIP]...")
 	}
 	skip := map[uint64]bool{}
 	for _, a := range args[2:] {
@@ -236,7 +238,13 @@ func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
+		switch {
+		case neg && resp.StatusCode == http.StatusUnauthorized:
+			fmt.Fprintf(ts.Stdout(), "refused: %s\n", body)
+			return
+		case neg:
+			ts.Fatalf("upload of file %d with a credential that must be refused: %s %s", f.Sequence, resp.Status, body)
+		case resp.StatusCode/100 != 2:
 			ts.Fatalf("upload of file %d: %s %s", f.Sequence, resp.Status, body)
 		}
 	}

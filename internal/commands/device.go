@@ -20,12 +20,13 @@ func newDeviceCmd(f *Factory) *cobra.Command {
 		Long: `Devices are addressed by id (dev_...) or serial (SX-...).
 
   provision   register a device and write its provisioning bundle (installers)
+  replace     swap a device's hardware: the new unit keeps its site and history
   list, show  the devices you can see
   status      last contact, files and readings received, communication losses
   key         the device's data file keys, for support engineers (audited)
   simulate    a Smart X in software, from a provisioning bundle`,
 	}
-	cmd.AddCommand(newDeviceProvisionCmd(f), newDeviceListCmd(f), newDeviceShowCmd(f), newDeviceStatusCmd(f), newDeviceKeyCmd(f), newDeviceSimulateCmd(f))
+	cmd.AddCommand(newDeviceProvisionCmd(f), newDeviceListCmd(f), newDeviceShowCmd(f), newDeviceStatusCmd(f), newDeviceKeyCmd(f), newDeviceSimulateCmd(f), newDeviceReplaceCmd(f))
 	return cmd
 }
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -165,11 +163,8 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 		return nil
 	}
 	// Check the bundle's place before registering: the credential is shown only once.
-	if _, err := os.Stat(o.out); err == nil {
-		return usageErrorf("--out %s already exists: it may hold another device's secrets; choose another file or remove it", o.out)
-	}
-	if info, err := os.Stat(filepath.Dir(o.out)); err != nil || !info.IsDir() {
-		return usageErrorf("--out %s: folder %s does not exist", o.out, filepath.Dir(o.out))
+	if err := checkBundlePath(o.out); err != nil {
+		return err
 	}
 	c, target, err := f.apiClient(false)
 	if err != nil {
@@ -183,13 +178,9 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 	if err != nil {
 		return err
 	}
-	var caPEM string
-	if target.CAFile != "" {
-		data, err := os.ReadFile(target.CAFile)
-		if err != nil {
-			return fmt.Errorf("read the server's CA file for the bundle: %w", err)
-		}
-		caPEM = string(data)
+	caPEM, err := readCAPEM(target.CAFile)
+	if err != nil {
+		return err
 	}
 	apiNet := apiNetwork(network)
 	prov, err := c.CreateDevice(ctx, api.CreateDeviceRequest{Serial: o.serial, SiteID: siteID, Network: &apiNet})

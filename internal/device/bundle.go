@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/netip"
 	"net/url"
 	"os"
@@ -69,6 +70,10 @@ type Bundle struct {
 	KeyID     uint32 `json:"key_id"`
 	// Network is how the device connects on site.
 	Network NetworkSettings `json:"network"`
+	// FirstSequence, when set, is the sequence number of the device's first data file: a unit
+	// that replaces another (smartx device replace) continues its history after the files of
+	// the unit before it. 0 or absent: 1.
+	FirstSequence uint64 `json:"first_sequence,omitempty"`
 	// CreatedAt is when the bundle was written.
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -142,6 +147,9 @@ func (b *Bundle) Validate() error {
 	}
 	if err := b.Network.Validate(); err != nil {
 		errs = append(errs, &BundleFieldError{Field: "network", Problem: err.Error(), Err: err})
+	}
+	if b.FirstSequence > math.MaxInt64 {
+		bad("first_sequence", "%d is over %d, which the platform refuses: provision the device again", b.FirstSequence, int64(math.MaxInt64))
 	}
 	if b.CreatedAt.IsZero() {
 		bad("created_at", "missing")

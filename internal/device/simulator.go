@@ -395,7 +395,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	}
 	set := spoolSettings{
 		serial: s.cfg.Bundle.Serial, keyID: s.cfg.Bundle.KeyID, seed: s.cfg.Seed,
-		interval: s.cfg.Interval, period: s.cfg.FilePeriod, start: s.cfg.Start,
+		interval: s.cfg.Interval, period: s.cfg.FilePeriod, start: s.cfg.Start, firstSeq: s.cfg.Bundle.FirstSequence,
 	}
 	if set.start.IsZero() {
 		set.start = s.clock.Now().Truncate(cmpOr(s.cfg.FilePeriod, DefaultFilePeriod))

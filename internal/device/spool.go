@@ -99,6 +99,7 @@ type spoolSettings struct {
 	period   time.Duration
 	start    time.Time // origin of a new spool
 	maxFiles int
+	firstSeq uint64 // the first file's sequence number in a new spool; 0: 1
 }
 
 // recovery says what opening the spool repaired, for the Resumed event.
@@ -219,7 +220,7 @@ func newSpoolState(set spoolSettings) spoolState {
 	return spoolState{
 		Version: stateVersion, Serial: set.serial, KeyID: set.keyID, Seed: seed,
 		Origin: set.start.UTC(), IntervalMS: interval.Milliseconds(), PeriodMS: period.Milliseconds(),
-		NextSequence: 1, NextPeriodStart: set.start.UTC(),
+		NextSequence: max(1, set.firstSeq), NextPeriodStart: set.start.UTC(),
 	}
 }
 
