@@ -85,10 +85,11 @@ func NewLoginCode(rand io.Reader, digits int) (string, error) {
 	}
 }
 
-// recoveryAlphabet has no 0/o, 1/l/i: a code read aloud or copied by hand survives.
-const recoveryAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
+// recoveryAlphabet has no 0/o, 1/l/i (a code read aloud or copied by hand survives) and no
+// vowel (no code spells a word).
+const recoveryAlphabet = "23456789bcdfghjkmnpqrstvwxz"
 
-// NewRecoveryCodes draws n one-time recovery codes shaped xxxxx-xxxxx (about 49 bits each).
+// NewRecoveryCodes draws n one-time recovery codes shaped xxxxx-xxxxx (about 47 bits each).
 func NewRecoveryCodes(rand io.Reader, n int) ([]string, error) {
 	out := make([]string, n)
 	buf := make([]byte, 10)
@@ -101,7 +102,7 @@ func NewRecoveryCodes(rand io.Reader, n int) ([]string, error) {
 			if j == 5 {
 				b.WriteByte('-')
 			}
-			// 256 is not a multiple of 31: the bias is under 1%, of no use to a guesser facing
+			// 256 is not a multiple of 27: the bias is about 1%, of no use to a guesser facing
 			// a per-login limit of five tries.
 			b.WriteByte(recoveryAlphabet[int(c)%len(recoveryAlphabet)])
 		}
