@@ -279,7 +279,7 @@ func TestOwnerResetsTwoFactor(t *testing.T) {
 	ts.login("ada@example.com", ada.password)
 	// The reset is in the account's audit log.
 	ts.srv.FlushAudit(context.Background())
-	resp, body = ts.do("GET", api.PathAudit+"?status=200", owner.session, nil)
+	_, body = ts.do("GET", api.PathAudit+"?status=200", owner.session, nil)
 	if !strings.Contains(string(body), `"route":"DELETE /v1/users/{id}/2fa"`) {
 		t.Fatalf("the reset is not in the audit log: %s", body)
 	}
