@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -30,6 +29,14 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 		fmt.Fprintf(&b, ", through proxy %s", t.Proxy)
 	}
 	b.WriteString("\n")
+	if d := r.Device; d != nil {
+		address := "DHCP"
+		if d.Mode == preflight.DeviceModeStatic {
+			address = "static " + d.Address + " via " + d.Gateway
+		}
+		fmt.Fprintf(&b, "%s %s, %s; from %s: %s\n", st.Bold("Device"), orDash(d.Serial), address,
+			d.Source, strings.Join(d.Settings, ", "))
+	}
 
 	idW, statusW := 0, utf8.RuneCountInString(plainStatus("error"))
 	for _, res := range r.Results {
@@ -62,12 +69,16 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 		if res.Rule != "" {
 			fmt.Fprintf(&b, "%s%s %s\n", indent, st.Warn("ask IT:"), res.Rule)
 		}
+		if res.Note != "" {
+			// A remark, not a problem: muted, whatever the status.
+			fmt.Fprintf(&b, "%s%s\n", indent, st.Muted("note: "+res.Note))
+		}
 		if verbose {
 			for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
-				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(k+" = "+strconv.FormatFloat(res.Metrics[k], 'f', -1, 64)))
+				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(preflight.MetricLabel(k)+": "+preflight.MetricValue(k, res.Metrics[k])))
 			}
 			for _, k := range slices.Sorted(maps.Keys(res.Evidence)) {
-				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(k+": "+res.Evidence[k]))
+				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(preflight.EvidenceLabel(k)+": "+res.Evidence[k]))
 			}
 		}
 	}

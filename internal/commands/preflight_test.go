@@ -19,7 +19,10 @@ import (
 func sampleReport() preflight.Report {
 	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 	results := []preflight.Result{
-		{ID: "local-network", Group: "Local", Status: "ok", Summary: "from 192.168.10.23 on eth0, gateway 192.168.10.1, DNS 10.1.2.53:53", Duration: ms(0.4)},
+		{ID: "local-network", Group: "Local", Status: "ok", Summary: "from 192.168.10.23 on eth0, gateway 192.168.10.1, DNS 10.1.2.53:53", Duration: ms(0.4),
+			Note: "this laptop has proxy variables set; the checks ignore them"},
+		{ID: "device-address", Group: "Device address", Status: "ok", Summary: "nothing answers at 192.168.10.50: the address is free", Duration: ms(1201),
+			Evidence: map[string]string{"arp": "no answer", "ping": "no reply to 2 requests"}},
 		{ID: "dns", Group: "Name resolution", Status: "warn", Summary: "smartx.smart-impulse.com -> 10.9.9.9 in 12ms (expected 178.33.106.9)",
 			Hint: "DNS gives another address than the firewall rules use: ask IT which is right", Duration: ms(12.3),
 			Metrics: map[string]float64{"lookup_ms": 12.3}, Evidence: map[string]string{"resolver": "10.1.2.53:53", "addresses": "10.9.9.9"}},
@@ -33,7 +36,9 @@ func sampleReport() preflight.Report {
 	}
 	r := preflight.Report{
 		SchemaVersion: 1, Site: "Lyon warehouse",
-		Targets:  preflight.Targets{Host: "smartx.smart-impulse.com", ExpectIP: "178.33.106.9", HTTPSPort: 443, Profile: "current"},
+		Targets: preflight.Targets{Host: "smartx.smart-impulse.com", ExpectIP: "178.33.106.9", HTTPSPort: 443, Profile: "current"},
+		Device: &preflight.DeviceInfo{Source: "sx-00042.json", Serial: "SX-00042", Mode: "static", Address: "192.168.10.50/24",
+			Gateway: "192.168.10.1", Settings: []string{"host", "https-port", "dns-server"}},
 		Results:  results,
 		Duration: ms(5012),
 	}
