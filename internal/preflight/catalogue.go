@@ -106,6 +106,7 @@ var catalogue = [...]message{
 	{"duration", "durée"},
 	{"none (direct connection)", "aucun (connexion directe)"},
 	{"none", "aucun"},
+	{"none set", "aucune"},
 	{"unknown", "inconnu"},
 	{"(site not named)", "(site sans nom)"},
 	{"system resolver", "résolveur du système"},

@@ -213,7 +213,7 @@ func reportFacts(r Report, l Lang) []labelValue {
 	if r.Targets.Proxy != "" {
 		proxy = r.Targets.Proxy
 	}
-	envProxy := l.T("none")
+	envProxy := l.T("none set")
 	if len(r.Local.ProxyEnv) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(r.Local.ProxyEnv)) {
