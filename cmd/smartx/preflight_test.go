@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
+	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 )
 
 // scriptCondition answers the scripts' own conditions: [netns] is true where this test may
@@ -161,18 +161,11 @@ func duringWatch(ts *testscript.TestScript, neg bool, args []string) {
 		case action == "interrupt":
 			ts.Check(cmd.Process.Signal(os.Interrupt))
 		case strings.HasPrefix(action, "open:"):
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strings.TrimPrefix(action, "open:")))
+			port, err := strconv.Atoi(strings.TrimPrefix(action, "open:"))
 			ts.Check(err)
-			ts.Defer(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
+			s, err := preflighttest.OpenPort(port, "")
+			ts.Check(err)
+			ts.Defer(func() { s.Close() })
 		default:
 			ts.Fatalf("duringwatch: unknown action %q", action)
 		}

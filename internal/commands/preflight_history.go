@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -76,28 +75,18 @@ func runPreflightHistory(f *Factory) error {
 			from += " (" + e.SourceIP + ")"
 		}
 		tbl.Row(strconv.Itoa(e.ID), e.Generated.Local().Format("2006-01-02 15:04"), orDash(e.Site), orDash(e.Serial),
-			countsText(st, e.Counts, e.Interrupted), from)
+			runResult(st, e.Counts, e.Interrupted), from)
 	}
 	return tbl.Render()
 }
 
-// countsText sums up a run's results in a few words: "6 ok, 1 fail".
-func countsText(st *ui.Styles, c preflight.Counts, interrupted bool) string {
-	var parts []string
-	add := func(n int, label string, style func(string) string) {
-		if n > 0 {
-			parts = append(parts, style(fmt.Sprintf("%d %s", n, label)))
-		}
-	}
-	add(c.OK, "ok", st.OK)
-	add(c.Warn, "warn", st.Warn)
-	add(c.Fail, "fail", st.Fail)
-	add(c.Skip, "skipped", st.Muted)
-	add(c.Error, "error", st.Fail)
+// runResult is a kept run's result in a few words.
+func runResult(st *ui.Styles, c preflight.Counts, interrupted bool) string {
+	text := countsText(st, c)
 	if interrupted {
-		parts = append(parts, "interrupted")
+		text += ", interrupted"
 	}
-	return strings.Join(parts, ", ")
+	return text
 }
 
 func orDash(s string) string {

@@ -83,23 +83,11 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 		}
 	}
 
-	c := r.Counts
-	parts := []string{}
-	add := func(n int, label string, style func(string) string) {
-		if n > 0 {
-			parts = append(parts, style(fmt.Sprintf("%d %s", n, label)))
-		}
-	}
-	add(c.OK, "ok", st.OK)
-	add(c.Warn, "warn", st.Warn)
-	add(c.Fail, "fail", st.Fail)
-	add(c.Skip, "skipped", st.Muted)
-	add(c.Error, "error", st.Fail)
 	noun := "checks"
 	if len(r.Results) == 1 {
 		noun = "check"
 	}
-	fmt.Fprintf(&b, "\n%d %s in %s: %s", len(r.Results), noun, ui.HumanDuration(r.Duration), strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "\n%d %s in %s: %s", len(r.Results), noun, ui.HumanDuration(r.Duration), countsText(st, r.Counts))
 	if r.Interrupted {
 		b.WriteString(" (interrupted: unfinished checks are marked error)")
 	}
@@ -111,4 +99,20 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 // plainStatus is the text Styles.Status shows for a status, without colour, for alignment.
 func plainStatus(status string) string {
 	return ui.NewStyles(io.Discard, false).Status(status)
+}
+
+// countsText sums up a run's results in a few words: "6 ok, 1 fail, 2 skipped".
+func countsText(st *ui.Styles, c preflight.Counts) string {
+	var parts []string
+	add := func(n int, label string, style func(string) string) {
+		if n > 0 {
+			parts = append(parts, style(fmt.Sprintf("%d %s", n, label)))
+		}
+	}
+	add(c.OK, "ok", st.OK)
+	add(c.Warn, "warn", st.Warn)
+	add(c.Fail, "fail", st.Fail)
+	add(c.Skip, "skipped", st.Muted)
+	add(c.Error, "error", st.Fail)
+	return strings.Join(parts, ", ")
 }

@@ -54,12 +54,14 @@ func failingChecks(r preflight.Report, strict bool) []string {
 func runPreflightWatch(ctx context.Context, f *Factory, cfg preflight.Config, o *preflightOptions, writeReport func(preflight.Report) error) error {
 	events := f.Global.Output == string(ui.FormatNDJSON) || f.Global.Output == "" && !f.IO.IsStdoutTTY()
 	var w watchPrinter
+	opts := preflight.WatchOptions{Every: o.every}
 	if events {
 		w = &watchEvents{nd: ui.NewNDJSONWriter(f.IO.Out), now: f.Now, strict: cfg.Strict}
 	} else {
-		w = newWatchLines(f, cfg, o.every)
+		lines := newWatchLines(f, cfg)
+		w, opts.Wait = lines, lines.wait // the live line counts down while it waits
 	}
-	opts := preflight.WatchOptions{Every: o.every, OnRun: w.run, Wait: w.wait}
+	opts.OnRun = w.run
 	w.start(cfg, o.every)
 	res := preflight.Watch(ctx, cfg, opts)
 	res.Last.Run = runInfo()
@@ -77,7 +79,6 @@ func runPreflightWatch(ctx context.Context, f *Factory, cfg preflight.Config, o 
 type watchPrinter interface {
 	start(cfg preflight.Config, every time.Duration)
 	run(n int, r preflight.Report, changes []preflight.Change)
-	wait(ctx context.Context, d time.Duration) error
 	end(res preflight.WatchResult)
 }
 
@@ -106,10 +107,6 @@ func (w *watchEvents) run(n int, r preflight.Report, changes []preflight.Change)
 	w.emit(watchEvent{Event: "run", Run: n, Counts: &r.Counts, Passing: &passing, Failing: failingChecks(r, w.strict)})
 }
 
-func (w *watchEvents) wait(ctx context.Context, d time.Duration) error {
-	return sleepUntil(ctx, d, nil)
-}
-
 func (w *watchEvents) end(res preflight.WatchResult) {
 	kind := "done"
 	if !res.Passed {
@@ -134,7 +131,7 @@ type watchLines struct {
 	last    string // the summary of the last run, for the live line
 }
 
-func newWatchLines(f *Factory, cfg preflight.Config, every time.Duration) *watchLines {
+func newWatchLines(f *Factory, cfg preflight.Config) *watchLines {
 	tty := f.IO.IsStdoutTTY()
 	return &watchLines{out: f.IO.Out, st: f.IO.Styles(), tty: tty, width: f.IO.TerminalWidth(), now: f.Now,
 		verbose: f.Global.Verbose, strict: cfg.Strict, live: ui.NewLiveLines(f.IO.Out, tty, f.IO.TerminalWidth())}
@@ -199,19 +196,16 @@ func (w *watchLines) end(res preflight.WatchResult) {
 		len(failing), strings.Join(failing, ", "))
 }
 
-// sleepUntil waits d or until ctx is done, calling tick (when not nil) with the time left,
-// at once and then every second.
+// sleepUntil waits d or until ctx is done, calling tick with the time left, at once and
+// then every second.
 func sleepUntil(ctx context.Context, d time.Duration, tick func(left time.Duration)) error {
 	deadline := time.Now().Add(d)
 	timer := time.NewTimer(max(d, 0))
 	defer timer.Stop()
-	var ticks <-chan time.Time
-	if tick != nil {
-		tick(d)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		ticks = t.C
-	}
+	tick(d)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	ticks := t.C
 	for {
 		select {
 		case <-timer.C:

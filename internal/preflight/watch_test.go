@@ -2,8 +2,6 @@ package preflight
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,27 +12,16 @@ import (
 // listening on it (IT opening the rule).
 func blockedPort(t *testing.T) (int, func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := preflighttest.ClosedPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	open := func() {
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		s, err := preflighttest.OpenPort(port, "")
 		if err != nil {
-			t.Fatalf("open port %d: %v", port, err)
+			t.Fatal(err)
 		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		t.Cleanup(func() { s.Close() })
 	}
 	return port, open
 }

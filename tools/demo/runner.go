@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 )
 
 // demo holds what every step shares: the binary, the working directory every command runs in,
@@ -25,7 +27,7 @@ type demo struct {
 
 	server     *devServer
 	responders *responders
-	opened     *forwarder // the port the watch step opens
+	opened     *preflighttest.Server // the port the watch step opens, passing connections to the server
 }
 
 func newDemo(smartx string, out *os.File) (*demo, error) {

@@ -203,7 +203,7 @@ func (d *demo) stopStarted() error {
 	}
 	if f := d.opened; f != nil {
 		d.opened = nil
-		errs = append(errs, f.close())
+		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
 }

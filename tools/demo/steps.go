@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 )
 
 // The simulated week: a past Monday, so every reading is history whatever the date today.
@@ -108,7 +110,7 @@ func (d *demo) stepWatch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("step %d: %w", d.step+1, err)
 	}
-	port, err := freeLoopbackPort()
+	port, err := preflighttest.ClosedPort()
 	if err != nil {
 		return fmt.Errorf("step %d: find a free port: %w", d.step+1, err)
 	}
@@ -128,7 +130,7 @@ func (d *demo) stepWatch(ctx context.Context) error {
 				return
 			}
 			once.Do(func() {
-				d.opened, opening = openForwarder(port, u.Host)
+				d.opened, opening = preflighttest.OpenPort(port, u.Host)
 				if opening == nil {
 					d.note("port %d is open now", port)
 				}

@@ -142,9 +142,8 @@ func (s Store) Save(r preflight.Report) (Entry, error) {
 	if len(ids) > 0 {
 		next = ids[len(ids)-1] + 1
 	}
-	// Reserve the id (a concurrent run takes the next one), then put the document in
-	// place whole: a reader sees an empty file or the complete run, never a part.
-	var reserved string
+	// O_EXCL takes the id for this run alone: a concurrent run takes the next one. A crash
+	// while writing leaves a damaged file, which List leaves out until it is pruned.
 	for ; ; next++ {
 		f, err := os.OpenFile(s.path(next), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
@@ -153,13 +152,11 @@ func (s Store) Save(r preflight.Report) (Entry, error) {
 		if err != nil {
 			return Entry{}, fmt.Errorf("keep the run: %w", err)
 		}
-		f.Close()
-		reserved = f.Name()
+		if err := writeAndClose(f, data); err != nil {
+			os.Remove(f.Name())
+			return Entry{}, fmt.Errorf("keep the run: %w", err)
+		}
 		break
-	}
-	if err := writeReplacing(reserved, data); err != nil {
-		os.Remove(reserved)
-		return Entry{}, fmt.Errorf("keep the run: %w", err)
 	}
 	if err := s.prune(next); err != nil {
 		return Entry{}, err
@@ -167,25 +164,16 @@ func (s Store) Save(r preflight.Report) (Entry, error) {
 	return entryOf(next, r, int64(len(data))), nil
 }
 
-// writeReplacing writes data to a temporary sibling of path and renames it over path.
-func writeReplacing(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
+// writeAndClose writes data to f, syncs and closes it.
+func writeAndClose(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return err
 }
 
 // prune drops the oldest runs until the folder is within its bounds, keeping keep.
@@ -216,7 +204,7 @@ func (s Store) prune(keep int) error {
 }
 
 // List returns the kept runs, newest first. A file that cannot be read as a run (being
-// written, damaged) is left out.
+// written, damaged by a crash) is left out.
 func (s Store) List() ([]Entry, error) {
 	ids, _, err := s.ids()
 	if err != nil {
