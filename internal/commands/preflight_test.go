@@ -138,3 +138,45 @@ func TestPreflightConfigPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchLines: what a person sees of a watch, piped (no live line, no bell).
+func TestWatchLines(t *testing.T) {
+	io, _, out, _ := ui.Test()
+	clock := time.Date(2026, 3, 24, 14, 32, 5, 0, time.Local)
+	f := &Factory{IO: io, Now: func() time.Time { return clock }}
+	cfg := preflight.DefaultConfig()
+	w := newWatchLines(f, cfg)
+	w.start(cfg, time.Second)
+	first := preflight.Report{Results: []preflight.Result{{ID: "tcp-https", Group: "Reachability", Status: preflight.StatusFail, Summary: "connection refused"}},
+		Counts: preflight.Counts{Fail: 1}}
+	w.run(1, first, []preflight.Change{{ID: "tcp-https", To: preflight.StatusFail, Summary: "connection refused"}})
+	second := preflight.Report{Results: []preflight.Result{{ID: "tcp-https", Status: preflight.StatusOK}}, Counts: preflight.Counts{OK: 1}}
+	w.run(2, second, []preflight.Change{{ID: "tcp-https", From: preflight.StatusFail, To: preflight.StatusOK, Summary: "connected"}})
+	w.end(preflight.WatchResult{Last: second, Runs: 2, Passed: true})
+	got := out.String()
+	for _, want := range []string{
+		"✗ fail   tcp-https  connection refused",
+		"watching: the checks run again until every one passes (Ctrl-C to stop)\n",
+		"tcp-https: ✗ fail -> ✓ ok at 14:32:05\n",
+		"✓ every check passes at 14:32:05, after 2 runs (0 ms)\n",
+	} {
+		if !bytes.Contains([]byte(got), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if bytes.Contains([]byte(got), []byte("\a")) {
+		t.Error("a bell rang on a pipe")
+	}
+
+	out.Reset()
+	w = newWatchLines(f, cfg)
+	w.end(preflight.WatchResult{})
+	if got := out.String(); got != "✗ stopped at 14:32:05 before the first run finished\n" {
+		t.Errorf("stopped during the first run: %q", got)
+	}
+	out.Reset()
+	w.end(preflight.WatchResult{Last: first, Runs: 3})
+	if got := out.String(); got != "✗ stopped at 14:32:05 after 3 runs: 1 failing (tcp-https)\n" {
+		t.Errorf("stopped with failures: %q", got)
+	}
+}

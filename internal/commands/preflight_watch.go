@@ -191,8 +191,12 @@ func (w *watchLines) end(res preflight.WatchResult) {
 		}
 		return
 	}
+	if res.Runs == 0 {
+		fmt.Fprintf(w.out, "%s stopped at %s before the first run finished\n", w.st.Fail("✗"), at)
+		return
+	}
 	failing := failingChecks(res.Last, w.strict)
-	fmt.Fprintf(w.out, "%s stopped at %s after %d runs: %d failing (%s)\n", w.st.Fail("✗"), at, res.Runs,
+	fmt.Fprintf(w.out, "%s stopped at %s after %s: %d failing (%s)\n", w.st.Fail("✗"), at, ui.Plural(res.Runs, "run"),
 		len(failing), strings.Join(failing, ", "))
 }
 
