@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smart-impulse/smartx/internal/fsperm"
 	"github.com/smart-impulse/smartx/internal/preflight"
 )
 
@@ -131,7 +132,8 @@ func (s Store) Save(r preflight.Report) (Entry, error) {
 	if len(data) > MaxRunBytes {
 		return Entry{}, fmt.Errorf("keep the run: its document is %d bytes, more than the %d kept per run", len(data), MaxRunBytes)
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+	// The runs say much of a site's network: owner-only, as the configuration beside them.
+	if _, err := fsperm.PrivateDir(s.Dir); err != nil {
 		return Entry{}, fmt.Errorf("keep the run: %w", err)
 	}
 	ids, _, err := s.ids()
