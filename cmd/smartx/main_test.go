@@ -66,7 +66,11 @@ func TestScripts(t *testing.T) {
 			"dbsecrets":     dbSecrets,
 			"filesholdany":  filesHold,
 			"waithealth":    waitHealth,
+			"mkbundle":      mkBundle,
+			"netns-segment": netnsSegment,
+			"duringwatch":   duringWatch,
 		},
+		Condition: scriptCondition,
 	})
 }
 
@@ -92,7 +96,7 @@ func genDatafiles(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // setupPlatform starts DNS, HTTPS, HTTP and NTP stand-ins on 127.0.0.1 and exposes them:
-// PLATFORM_HOST, DNS_SERVER, HTTPS_PORT, HTTP_PORT, NTP_SERVER, CA_FILE, CLOSED_PORT, and
+// PLATFORM_HOST, DNS_SERVER, HTTPS_PORT, HTTP_PORT, NTP_SERVER, NTP_PORT, CA_FILE, CLOSED_PORT, and
 // SITE_FILE, a preflight site file pointing at all of them.
 func setupPlatform(env *testscript.Env) error {
 	p, err := preflighttest.StartPlatform(preflighttest.PlatformOptions{})
@@ -120,9 +124,12 @@ func setupPlatform(env *testscript.Env) error {
 		"HTTPS_PORT":    strconv.Itoa(p.HTTPS.Port),
 		"HTTP_PORT":     strconv.Itoa(p.HTTP.Port),
 		"NTP_SERVER":    p.NTP.Addr,
+		"NTP_PORT":      strconv.Itoa(p.NTP.Port),
 		"CA_FILE":       ca,
 		"CLOSED_PORT":   strconv.Itoa(closed),
 		"NO_COLOR":      "1",
+		// The preflight history and the profiles stay in the script's folder.
+		"SMARTX_CONFIG_DIR": filepath.Join(env.WorkDir, "config"),
 		// Under -race, every process sleeps a second at exit (atexit_sleep_ms=1000) in case
 		// another goroutine is about to report; scripts run dozens of processes each.
 		"GORACE": strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0"),

@@ -3,15 +3,20 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/smart-impulse/smartx/internal/buildinfo"
+	"github.com/smart-impulse/smartx/internal/device"
 	"github.com/smart-impulse/smartx/internal/preflight"
+	"github.com/smart-impulse/smartx/internal/preflight/history"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -19,8 +24,13 @@ import (
 type preflightOptions struct {
 	cfg        preflight.Config
 	configFile string
+	bundle     string
 	report     string
+	lang       string
 	profile    string
+	watch      bool
+	every      time.Duration
+	noHistory  bool
 }
 
 // bindPreflightTargets registers the flags naming what to test; their names are the interface
@@ -38,6 +48,7 @@ func bindPreflightTargets(fs *pflag.FlagSet, o *preflightOptions) {
 	fs.StringVar(&o.cfg.Proxy, "proxy", "", "proxy the device will use, http://[user:password@]host:port")
 	fs.StringVar(&o.profile, "profile", string(d.Profile), "device generation: current, legacy (delivered before September 2024: adds port 80) or all")
 	fs.StringVar(&o.configFile, "config", "", "site file (YAML) holding these settings; flags override it")
+	fs.StringVar(&o.bundle, "bundle", "", "the device's provisioning bundle: test with its DNS, proxy, NTP server, platform URL and CA, and check its static address")
 }
 
 func newPreflightCmd(f *Factory) *cobra.Command {
@@ -49,15 +60,31 @@ func newPreflightCmd(f *Factory) *cobra.Command {
 TCP 443 with TLS 1.2 to the platform, NTP, and port 80 for devices delivered before
 September 2024 (--profile legacy). Checks run concurrently; each failure comes with a
 hint and the exact firewall rule to ask IT for. --report writes that request as a
-self-contained HTML or Markdown document.
+self-contained HTML or Markdown document (--lang fr writes it in French).
+
+--bundle takes the device's own settings from its provisioning bundle and, for a static
+address, checks on the segment that the gateway answers and that nobody holds the address.
+--watch runs the checks again until every one passes, printing what changes. Every run is
+kept in a small local history: smartx preflight history lists it, smartx preflight report
+shows a kept run again or writes its report.
 
 Exit status: 0 when nothing failed (warnings allowed unless --strict), 1 when a check
-failed, 2 on a usage or configuration error, 130 when interrupted.`,
+failed (with --watch: interrupted before every check passed), 2 on a usage or
+configuration error, 130 when interrupted.`,
 		Example: `  # on site, before fixing the device to the wall
   smartx preflight --site "Paris HQ" --report paris-it.html
 
+  # test what the device will see: its own DNS, proxy, NTP, platform and static address
+  smartx preflight --bundle sx-00042.json --installer "Marie Curie, 06 12 34 56 78"
+
   # the device will use the site's DNS server and a proxy
   smartx preflight --dns-server 10.0.0.53 --proxy http://proxy.corp:3128
+
+  # wait while IT opens the rule: re-run until every check passes
+  smartx preflight --watch --every 5s
+
+  # the report for IT in French
+  smartx preflight --site "Paris HQ" --report paris-it.html --lang fr
 
   # a device delivered before September 2024, only the port-80 checks
   smartx preflight --profile legacy --only tcp-http,http`,
@@ -76,8 +103,14 @@ failed, 2 on a usage or configuration error, 130 when interrupted.`,
 	fs.StringSliceVar(&o.cfg.Skip, "skip", nil, "do not run these checks (ids, comma-separated)")
 	fs.BoolVar(&o.cfg.Strict, "strict", false, "fail (exit 1) on warnings too")
 	fs.StringVar(&o.cfg.Site, "site", "", "site name for the report")
+	fs.StringVar(&o.cfg.Serial, "serial", "", "serial of the device the checks are for, for the report")
+	fs.StringVar(&o.cfg.Installer, "installer", "", `who runs the checks and how to reach them, for the report (e.g. "Marie Curie, 06 12 34 56 78")`)
 	fs.StringVar(&o.report, "report", "", "write a report for the site's IT department to FILE.html or FILE.md")
-	cmd.AddCommand(newPreflightRulesCmd(f))
+	fs.StringVar(&o.lang, "lang", "en", "language of the report: en or fr")
+	fs.BoolVar(&o.watch, "watch", false, "run the checks again until every one passes (Ctrl-C to stop), printing what changes")
+	fs.DurationVar(&o.every, "every", preflight.DefaultWatchEvery, "with --watch, time between two runs")
+	fs.BoolVar(&o.noHistory, "no-history", false, "do not keep this run in the local history")
+	cmd.AddCommand(newPreflightRulesCmd(f), newPreflightHistoryCmd(f), newPreflightReportCmd(f))
 	return cmd
 }
 
@@ -100,9 +133,20 @@ func resolvePreflightConfig(f *Factory, fs *pflag.FlagSet, o *preflightOptions) 
 			cfg.CAFile = filepath.Join(filepath.Dir(o.configFile), cfg.CAFile)
 		}
 	}
+	if o.bundle != "" {
+		if err := applyBundle(f, o.bundle, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	// A flag given on the command line wins over the bundle: the report must not say the
+	// setting came from it.
+	overridden := func(setting string) {
+		cfg.BundleSettings = slices.DeleteFunc(cfg.BundleSettings, func(s string) bool { return s == setting })
+	}
 	set := func(name string, apply func()) {
 		if fl := fs.Lookup(name); fl != nil && fl.Changed {
 			apply()
+			overridden(name)
 		}
 	}
 	set("host", func() { cfg.Host = o.cfg.Host })
@@ -122,8 +166,11 @@ func resolvePreflightConfig(f *Factory, fs *pflag.FlagSet, o *preflightOptions) 
 	set("skip", func() { cfg.Skip = o.cfg.Skip })
 	set("strict", func() { cfg.Strict = o.cfg.Strict })
 	set("site", func() { cfg.Site = o.cfg.Site })
+	set("serial", func() { cfg.Serial = o.cfg.Serial })
+	set("installer", func() { cfg.Installer = o.cfg.Installer })
 	if f.Global.CAFile != "" {
-		cfg.CAFile = f.Global.CAFile
+		cfg.CAFile, cfg.CAPEM = f.Global.CAFile, ""
+		overridden("ca")
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, &usageError{err: err}
@@ -131,20 +178,55 @@ func resolvePreflightConfig(f *Factory, fs *pflag.FlagSet, o *preflightOptions) 
 	return cfg, nil
 }
 
+// applyBundle reads the device's provisioning bundle and puts its settings into cfg. Only
+// the network settings, the platform URL and the CA are taken: the device key and upload
+// credential stay in the bundle.
+func applyBundle(f *Factory, path string, cfg *preflight.Config) error {
+	b, warning, err := device.LoadBundle(path)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("--bundle: %w", err)}
+	}
+	if warning != nil {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", warning)
+	}
+	d := preflight.DeviceSettings{
+		Source: filepath.Base(path), Serial: b.Serial, DeviceID: b.DeviceID, SiteName: b.SiteName,
+		ServerURL: b.ServerURL, CACertificates: b.CACertificates, Mode: string(b.Network.Mode),
+		Address: b.Network.Address, Gateway: b.Network.Gateway, DNS: b.Network.DNS,
+		Proxy: b.Network.Proxy, NTPServer: b.Network.NTPServer,
+	}
+	if err := d.Apply(cfg); err != nil {
+		return &usageError{err: fmt.Errorf("--bundle %s: %w", path, err)}
+	}
+	return nil
+}
+
 func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflightOptions) error {
 	format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON, ui.FormatNDJSON)
 	if err != nil {
 		return &usageError{err: err}
 	}
+	if fl := fs.Lookup("every"); fl != nil && fl.Changed && !o.watch {
+		return usageErrorf("--every goes with --watch")
+	}
+	if o.watch && format == ui.FormatJSON {
+		return usageErrorf("--watch prints what changes as it goes: use -o ndjson for a script, not -o json")
+	}
+	if o.watch && o.every < time.Second {
+		return usageErrorf("--every %s: give at least 1s between two runs", o.every)
+	}
 	cfg, err := resolvePreflightConfig(f, fs, o)
 	if err != nil {
 		return err
 	}
-	writeReport, err := reportWriter(o.report)
+	writeReport, err := reportWriter(o.report, o.lang)
 	if err != nil {
 		return err
 	}
 	cfg.Clock = f.Now
+	if o.watch {
+		return runPreflightWatch(ctx, f, cfg, o, writeReport)
+	}
 
 	var onEvent func(preflight.Event)
 	var live *preflightLive
@@ -165,6 +247,7 @@ func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflig
 	if live != nil {
 		live.clear()
 	}
+	report.Run = runInfo()
 
 	switch format {
 	case ui.FormatJSON:
@@ -176,11 +259,8 @@ func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflig
 			return err
 		}
 	}
-	if writeReport != nil {
-		if err := writeReport(report); err != nil {
-			return err
-		}
-		fmt.Fprintf(f.IO.ErrOut, "report for the IT department written to %s\n", o.report)
+	if err := finishPreflight(f, o, report, writeReport, format == ui.FormatTable); err != nil {
+		return err
 	}
 	switch {
 	case report.Interrupted:
@@ -191,22 +271,53 @@ func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflig
 	return nil
 }
 
-// reportWriter checks the --report path before anything runs, so a typo costs nothing, and
-// returns the function that writes it (atomically: a failure never leaves half a report).
-func reportWriter(path string) (func(preflight.Report) error, error) {
+// runInfo says which smartx ran the checks, from which laptop: a kept or sent run still says it.
+func runInfo() preflight.RunInfo {
+	host, _ := os.Hostname()
+	return preflight.RunInfo{SmartxVersion: buildinfo.Version(), Hostname: host, OS: buildinfo.Platform()}
+}
+
+// finishPreflight keeps the run in the history and writes the IT report, saying so on
+// stderr. Keeping the run is a convenience: a failure is a warning, never the command's.
+func finishPreflight(f *Factory, o *preflightOptions, report preflight.Report, writeReport func(preflight.Report) error, human bool) error {
+	if !o.noHistory {
+		store, err := historyStore(f)
+		if err == nil {
+			var e history.Entry
+			if e, err = store.Save(report); err == nil && human {
+				fmt.Fprintf(f.IO.ErrOut, "kept as run %d: smartx preflight report %d shows it again\n", e.ID, e.ID)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "warning: the run was not kept in the history: %v\n", err)
+		}
+	}
+	if writeReport != nil {
+		if err := writeReport(report); err != nil {
+			return err
+		}
+		fmt.Fprintf(f.IO.ErrOut, "report for the IT department written to %s\n", o.report)
+	}
+	return nil
+}
+
+// reportWriter checks the --report path and --lang before anything runs, so a typo costs
+// nothing, and returns the function that writes it (atomically: a failure never leaves half
+// a report).
+func reportWriter(path, langName string) (func(preflight.Report) error, error) {
+	lang, err := preflight.ParseLang(langName)
+	if err != nil {
+		return nil, usageErrorf("--lang: %w", err)
+	}
 	if path == "" {
 		return nil, nil
 	}
-	var write func(w *os.File, r preflight.Report, meta preflight.ReportMeta) error
+	var write func(io.Writer, preflight.Report, preflight.ReportOptions) error
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".html", ".htm":
-		write = func(w *os.File, r preflight.Report, meta preflight.ReportMeta) error {
-			return preflight.WriteHTML(w, r, meta)
-		}
+		write = preflight.WriteHTML
 	case ".md", ".markdown":
-		write = func(w *os.File, r preflight.Report, meta preflight.ReportMeta) error {
-			return preflight.WriteMarkdown(w, r, meta)
-		}
+		write = preflight.WriteMarkdown
 	default:
 		return nil, usageErrorf("--report %s: the report is written as HTML or Markdown: name it .html or .md", path)
 	}
@@ -214,9 +325,7 @@ func reportWriter(path string) (func(preflight.Report) error, error) {
 		return nil, usageErrorf("--report %s: folder %s does not exist", path, filepath.Dir(path))
 	}
 	return func(r preflight.Report) error {
-		host, _ := os.Hostname()
-		meta := preflight.ReportMeta{Version: buildinfo.Version(), Laptop: host, OS: buildinfo.Platform()}
-		return writeFileAtomic(path, 0o644, func(w *os.File) error { return write(w, r, meta) })
+		return writeFileAtomic(path, 0o644, func(w *os.File) error { return write(w, r, preflight.ReportOptions{Lang: lang}) })
 	}, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -30,6 +29,14 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 		fmt.Fprintf(&b, ", through proxy %s", t.Proxy)
 	}
 	b.WriteString("\n")
+	if d := r.Device; d != nil {
+		address := "DHCP"
+		if d.Mode == preflight.DeviceModeStatic {
+			address = "static " + d.Address + " via " + d.Gateway
+		}
+		fmt.Fprintf(&b, "%s %s, %s; from %s: %s\n", st.Bold("Device"), orDash(d.Serial), address,
+			d.Source, strings.Join(d.Settings, ", "))
+	}
 
 	idW, statusW := 0, utf8.RuneCountInString(plainStatus("error"))
 	for _, res := range r.Results {
@@ -62,33 +69,25 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 		if res.Rule != "" {
 			fmt.Fprintf(&b, "%s%s %s\n", indent, st.Warn("ask IT:"), res.Rule)
 		}
+		if res.Note != "" {
+			// A remark, not a problem: muted, whatever the status.
+			fmt.Fprintf(&b, "%s%s\n", indent, st.Muted("note: "+res.Note))
+		}
 		if verbose {
 			for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
-				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(k+" = "+strconv.FormatFloat(res.Metrics[k], 'f', -1, 64)))
+				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(preflight.MetricLabel(k)+": "+preflight.MetricValue(k, res.Metrics[k])))
 			}
 			for _, k := range slices.Sorted(maps.Keys(res.Evidence)) {
-				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(k+": "+res.Evidence[k]))
+				fmt.Fprintf(&b, "%s%s\n", indent, st.Muted(preflight.EvidenceLabel(k)+": "+res.Evidence[k]))
 			}
 		}
 	}
 
-	c := r.Counts
-	parts := []string{}
-	add := func(n int, label string, style func(string) string) {
-		if n > 0 {
-			parts = append(parts, style(fmt.Sprintf("%d %s", n, label)))
-		}
-	}
-	add(c.OK, "ok", st.OK)
-	add(c.Warn, "warn", st.Warn)
-	add(c.Fail, "fail", st.Fail)
-	add(c.Skip, "skipped", st.Muted)
-	add(c.Error, "error", st.Fail)
 	noun := "checks"
 	if len(r.Results) == 1 {
 		noun = "check"
 	}
-	fmt.Fprintf(&b, "\n%d %s in %s: %s", len(r.Results), noun, ui.HumanDuration(r.Duration), strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "\n%d %s in %s: %s", len(r.Results), noun, ui.HumanDuration(r.Duration), countsText(st, r.Counts))
 	if r.Interrupted {
 		b.WriteString(" (interrupted: unfinished checks are marked error)")
 	}
@@ -100,4 +99,20 @@ func renderPreflight(w io.Writer, st *ui.Styles, r preflight.Report, verbose boo
 // plainStatus is the text Styles.Status shows for a status, without colour, for alignment.
 func plainStatus(status string) string {
 	return ui.NewStyles(io.Discard, false).Status(status)
+}
+
+// countsText sums up a run's results in a few words: "6 ok, 1 fail, 2 skipped".
+func countsText(st *ui.Styles, c preflight.Counts) string {
+	var parts []string
+	add := func(n int, label string, style func(string) string) {
+		if n > 0 {
+			parts = append(parts, style(fmt.Sprintf("%d %s", n, label)))
+		}
+	}
+	add(c.OK, "ok", st.OK)
+	add(c.Warn, "warn", st.Warn)
+	add(c.Fail, "fail", st.Fail)
+	add(c.Skip, "skipped", st.Muted)
+	add(c.Error, "error", st.Fail)
+	return strings.Join(parts, ", ")
 }

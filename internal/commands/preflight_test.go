@@ -19,7 +19,10 @@ import (
 func sampleReport() preflight.Report {
 	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 	results := []preflight.Result{
-		{ID: "local-network", Group: "Local", Status: "ok", Summary: "from 192.168.10.23 on eth0, gateway 192.168.10.1, DNS 10.1.2.53:53", Duration: ms(0.4)},
+		{ID: "local-network", Group: "Local", Status: "ok", Summary: "from 192.168.10.23 on eth0, gateway 192.168.10.1, DNS 10.1.2.53:53", Duration: ms(0.4),
+			Note: "this laptop has proxy variables set; the checks ignore them"},
+		{ID: "device-address", Group: "Device address", Status: "ok", Summary: "nothing answers at 192.168.10.50: the address is free", Duration: ms(1201),
+			Evidence: map[string]string{"arp": "no answer", "ping": "no reply to 2 requests"}},
 		{ID: "dns", Group: "Name resolution", Status: "warn", Summary: "smartx.smart-impulse.com -> 10.9.9.9 in 12ms (expected 178.33.106.9)",
 			Hint: "DNS gives another address than the firewall rules use: ask IT which is right", Duration: ms(12.3),
 			Metrics: map[string]float64{"lookup_ms": 12.3}, Evidence: map[string]string{"resolver": "10.1.2.53:53", "addresses": "10.9.9.9"}},
@@ -33,7 +36,9 @@ func sampleReport() preflight.Report {
 	}
 	r := preflight.Report{
 		SchemaVersion: 1, Site: "Lyon warehouse",
-		Targets:  preflight.Targets{Host: "smartx.smart-impulse.com", ExpectIP: "178.33.106.9", HTTPSPort: 443, Profile: "current"},
+		Targets: preflight.Targets{Host: "smartx.smart-impulse.com", ExpectIP: "178.33.106.9", HTTPSPort: 443, Profile: "current"},
+		Device: &preflight.DeviceInfo{Source: "sx-00042.json", Serial: "SX-00042", Mode: "static", Address: "192.168.10.50/24",
+			Gateway: "192.168.10.1", Settings: []string{"host", "https-port", "dns-server"}},
 		Results:  results,
 		Duration: ms(5012),
 	}
@@ -131,5 +136,47 @@ func TestPreflightConfigPrecedence(t *testing.T) {
 			}
 			tt.check(t, cfg)
 		})
+	}
+}
+
+// TestWatchLines: what a person sees of a watch, piped (no live line, no bell).
+func TestWatchLines(t *testing.T) {
+	io, _, out, _ := ui.Test()
+	clock := time.Date(2026, 3, 24, 14, 32, 5, 0, time.Local)
+	f := &Factory{IO: io, Now: func() time.Time { return clock }}
+	cfg := preflight.DefaultConfig()
+	w := newWatchLines(f, cfg)
+	w.start(cfg, time.Second)
+	first := preflight.Report{Results: []preflight.Result{{ID: "tcp-https", Group: "Reachability", Status: preflight.StatusFail, Summary: "connection refused"}},
+		Counts: preflight.Counts{Fail: 1}}
+	w.run(1, first, []preflight.Change{{ID: "tcp-https", To: preflight.StatusFail, Summary: "connection refused"}})
+	second := preflight.Report{Results: []preflight.Result{{ID: "tcp-https", Status: preflight.StatusOK}}, Counts: preflight.Counts{OK: 1}}
+	w.run(2, second, []preflight.Change{{ID: "tcp-https", From: preflight.StatusFail, To: preflight.StatusOK, Summary: "connected"}})
+	w.end(preflight.WatchResult{Last: second, Runs: 2, Passed: true})
+	got := out.String()
+	for _, want := range []string{
+		"✗ fail   tcp-https  connection refused",
+		"watching: the checks run again until every one passes (Ctrl-C to stop)\n",
+		"tcp-https: ✗ fail -> ✓ ok at 14:32:05\n",
+		"✓ every check passes at 14:32:05, after 2 runs (0 ms)\n",
+	} {
+		if !bytes.Contains([]byte(got), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if bytes.Contains([]byte(got), []byte("\a")) {
+		t.Error("a bell rang on a pipe")
+	}
+
+	out.Reset()
+	w = newWatchLines(f, cfg)
+	w.end(preflight.WatchResult{})
+	if got := out.String(); got != "✗ stopped at 14:32:05 before the first run finished\n" {
+		t.Errorf("stopped during the first run: %q", got)
+	}
+	out.Reset()
+	w.end(preflight.WatchResult{Last: first, Runs: 3})
+	if got := out.String(); got != "✗ stopped at 14:32:05 after 3 runs: 1 failing (tcp-https)\n" {
+		t.Errorf("stopped with failures: %q", got)
 	}
 }

@@ -138,6 +138,15 @@ func checkDNS(ctx context.Context, env *probeEnv) Result {
 	r.setMetric("address_count", float64(len(addrs)))
 	r.Summary = fmt.Sprintf("%s -> %s in %s", cfg.Host, strings.Join(shown, ", "), roundDuration(elapsed))
 	r.Status = StatusOK
+	if cfg.DNSServer != "" && len(servers) == 0 {
+		// Go's resolver reads the hosts file before any DNS server, and the answer came from
+		// there: the server the device will use was never asked, so nothing is known of it.
+		r.setEvidence("answered_by", "hosts file")
+		r.Status = StatusWarn
+		r.Summary = fmt.Sprintf("%s -> %s from this laptop's hosts file: %s was not asked", cfg.Host, strings.Join(shown, ", "), resolverDesc)
+		r.Hint = fmt.Sprintf("the device has no hosts file: remove %s from this laptop's hosts file to test the DNS server, or ask IT whether it resolves %s", cfg.Host, cfg.Host)
+		return r
+	}
 	if cfg.ExpectIP != "" {
 		want, _ := netip.ParseAddr(cfg.ExpectIP)
 		r.setEvidence("expected", want.String())

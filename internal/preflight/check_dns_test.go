@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +87,27 @@ func TestCheckDNS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckDNSHostsFile: a name this laptop's hosts file holds never reaches the DNS server
+// given; the check says so rather than passing the server it did not ask.
+func TestCheckDNSHostsFile(t *testing.T) {
+	hosts, err := os.ReadFile("/etc/hosts")
+	if err != nil || !strings.Contains(string(hosts), "localhost") {
+		t.Skip("no /etc/hosts naming localhost on this machine")
+	}
+	dns := startDNS(t, nil, preflighttest.Timing{})
+	cfg := testConfig(t, dns)
+	cfg.Host = "localhost"
+	r := runCheck(t, cfg, CheckDNS)
+	checkResult(t, r, wantResult{status: StatusWarn, summary: "from this laptop's hosts file: " + dns.Addr + " was not asked",
+		hint: "remove localhost from this laptop's hosts file"})
+	if r.Evidence["answered_by"] != "hosts file" {
+		t.Errorf("answered_by evidence = %q", r.Evidence["answered_by"])
+	}
+	if n := dns.Received(); n != 0 {
+		t.Errorf("the DNS server got %d queries, want none", n)
 	}
 }
 

@@ -136,6 +136,9 @@ func checkICMP(ctx context.Context, env *probeEnv) Result {
 		stats, err = ping(ctx, req)
 	}
 	r.setEvidence("mode", mode)
+	if req.Privileged && !errors.Is(err, ErrNoICMPSocket) {
+		r.Note = "unprivileged ICMP is not allowed on this laptop; the raw socket was used"
+	}
 	if errors.Is(err, ErrNoICMPSocket) {
 		r.Status = StatusSkip
 		r.Reason = "this laptop may not send ICMP echo requests (no privilege); nothing was sent, so nothing is known about the network"

@@ -59,7 +59,7 @@ func TestCheckICMP(t *testing.T) {
 				}
 			}},
 		{name: "privileged fallback", ping: fakePing{unprivileged: noSocket, privileged: replies(ms, ms, ms, ms)},
-			want: wantResult{status: StatusOK}, mode: "privileged (raw socket)"},
+			want: wantResult{status: StatusOK, note: "the raw socket was used"}, mode: "privileged (raw socket)"},
 		{name: "partial loss", ping: fakePing{unprivileged: replies(10*ms, 11*ms)},
 			want: wantResult{status: StatusWarn, summary: "2/4 replies from 127.0.0.1 (50% loss)", hint: "some packets are lost"}},
 		{name: "total loss", ping: fakePing{unprivileged: replies()},

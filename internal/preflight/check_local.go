@@ -133,7 +133,7 @@ func checkLocalNetwork(ctx context.Context, env *probeEnv) Result {
 	}
 	r.Summary = "from " + f.SourceIP + " on " + f.Interface + ", gateway " + f.Gateway + ", DNS " + resolvers
 	if len(f.ProxyEnv) > 0 {
-		r.Summary += " (this laptop has proxy variables set; the checks ignore them)"
+		r.Note = "this laptop has proxy variables set; the checks ignore them"
 	}
 	return r
 }

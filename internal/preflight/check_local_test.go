@@ -98,7 +98,7 @@ func TestCheckLocalNetwork(t *testing.T) {
 			if strings.Contains(fmt.Sprint(r.Evidence, rep.Local), "hunter2") {
 				t.Error("proxy password leaked")
 			}
-			checkResult(t, r, wantResult{status: StatusOK, summary: "proxy variables set"})
+			checkResult(t, r, wantResult{status: StatusOK, note: "proxy variables set"})
 		}},
 	}
 	for _, tt := range tests {

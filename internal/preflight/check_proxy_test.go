@@ -121,7 +121,7 @@ func TestCheckProxySkippedWithoutProxy(t *testing.T) {
 	cfg := testConfig(t, startDNS(t, nil, preflighttest.Timing{}))
 	cfg.Profile = ProfileAll
 	cfg.Only = nil
-	cfg.Skip = []string{CheckLocalNetwork, CheckDNS, CheckICMP, CheckTCPHTTPS, CheckTLS, CheckHTTPS, CheckTCPHTTP, CheckHTTP, CheckNTP}
+	cfg.Skip = []string{CheckLocalNetwork, CheckDeviceSubnet, CheckDeviceGW, CheckDeviceAddr, CheckDNS, CheckICMP, CheckTCPHTTPS, CheckTLS, CheckHTTPS, CheckTCPHTTP, CheckHTTP, CheckNTP}
 	rep := runChecks(t, cfg)
 	r, ok := rep.Result(CheckProxy)
 	if !ok || len(rep.Results) != 1 {

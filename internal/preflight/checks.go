@@ -6,6 +6,9 @@ import "slices"
 // JSON contract, so they never change.
 const (
 	CheckLocalNetwork = "local-network"
+	CheckDeviceSubnet = "device-subnet"
+	CheckDeviceGW     = "device-gateway"
+	CheckDeviceAddr   = "device-address"
 	CheckDNS          = "dns"
 	CheckICMP         = "icmp"
 	CheckTCPHTTPS     = "tcp-https"
@@ -20,6 +23,7 @@ const (
 // Groups used to cluster checks in the terminal and in the IT report.
 const (
 	GroupLocal          = "Local"
+	GroupDevice         = "Device address"
 	GroupNameResolution = "Name resolution"
 	GroupReachability   = "Reachability"
 	GroupPlatformHTTPS  = "Platform (HTTPS)"
@@ -45,12 +49,18 @@ type CheckInfo struct {
 	// DirectOnly marks checks that measure the direct path to the platform;
 	// they are skipped when the device goes through a proxy.
 	DirectOnly bool `json:"direct_only,omitempty"`
+	// StaticOnly marks the checks of a device's static address: they belong to
+	// a run only when the device's settings (--bundle) give one.
+	StaticOnly bool `json:"static_only,omitempty"`
 }
 
 // checkTable is the single source of truth for ids, order, titles, groups and
 // dependencies. It is only ever read.
 var checkTable = [...]CheckInfo{
 	{ID: CheckLocalNetwork, Title: "Local network", Group: GroupLocal},
+	{ID: CheckDeviceSubnet, Title: "Device address on this network", Group: GroupDevice, StaticOnly: true},
+	{ID: CheckDeviceGW, Title: "Device gateway answers", Group: GroupDevice, StaticOnly: true},
+	{ID: CheckDeviceAddr, Title: "Device address is free", Group: GroupDevice, StaticOnly: true},
 	{ID: CheckDNS, Title: "DNS resolution", Group: GroupNameResolution},
 	{ID: CheckICMP, Title: "ICMP echo (ping)", Group: GroupReachability},
 	{ID: CheckTCPHTTPS, Title: "TCP to the platform, HTTPS port", Group: GroupReachability, DirectOnly: true},
@@ -109,11 +119,15 @@ func checkOrder(id string) int {
 // inProfile reports whether the check belongs to the profile, before
 // --only/--skip are applied. The proxy check belongs to every profile when a
 // proxy is configured; profile "all" includes it even without one (it then
-// comes back skipped, saying no proxy was given).
-func inProfile(c CheckInfo, p Profile, proxySet bool) bool {
+// comes back skipped, saying no proxy was given). The static-address checks
+// likewise belong to every profile when the device has a static address, and
+// to "all" in any case.
+func inProfile(c CheckInfo, p Profile, proxySet, static bool) bool {
 	switch {
 	case c.ID == CheckProxy:
 		return proxySet || p == ProfileAll
+	case c.StaticOnly:
+		return static || p == ProfileAll
 	case c.Legacy:
 		return p == ProfileLegacy || p == ProfileAll
 	default:
@@ -129,7 +143,7 @@ func inProfile(c CheckInfo, p Profile, proxySet bool) bool {
 func SelectedChecks(cfg Config) []string {
 	var ids []string
 	for _, c := range checkTable {
-		selected := inProfile(c, cfg.Profile, cfg.Proxy != "")
+		selected := inProfile(c, cfg.Profile, cfg.Proxy != "", cfg.Device.Static())
 		if len(cfg.Only) > 0 {
 			selected = slices.Contains(cfg.Only, c.ID)
 		}

@@ -99,8 +99,22 @@ type Config struct {
 	Strict bool
 	// Site names the site in the report (site).
 	Site string
+	// Serial is the serial of the device the checks are for (serial), for the report.
+	Serial string
+	// Installer names who runs the checks and how to reach them (installer), for the report.
+	Installer string
 	// Profile is current, legacy or all (profile).
 	Profile Profile
+
+	// Device holds the device's own settings (from its provisioning bundle, --bundle); the
+	// static-address checks run when it has a static address. Apply it with
+	// DeviceSettings.Apply, which also sets the targets.
+	Device *DeviceSettings
+	// BundleSettings names the settings taken from the device's bundle, for the report.
+	BundleSettings []string
+	// CAPEM holds PEM certificates the device trusts, given inline (a bundle's CA), in
+	// addition to CAFile.
+	CAPEM string
 
 	// SystemRoots stands for this laptop's system root pool; nil loads
 	// x509.SystemCertPool().
@@ -124,6 +138,11 @@ type Config struct {
 	// ResolvConfPath is the unix resolver configuration; empty uses
 	// /etc/resolv.conf.
 	ResolvConfPath string
+	// Interfaces lists this laptop's interfaces and addresses; nil asks the OS.
+	Interfaces InterfacesFunc
+	// Neighbor asks the link who holds an address (ARP); nil uses the OS's way, where there
+	// is one.
+	Neighbor NeighborFunc
 }
 
 // DefaultConfig returns the configuration for a current device talking to
@@ -223,11 +242,16 @@ func (c Config) Validate() error {
 			bad("proxy", redactURL(c.Proxy), err.Error(), nil)
 		}
 	}
+	if c.CAPEM != "" {
+		if _, err := parseCAPEM([]byte(c.CAPEM)); err != nil {
+			bad("ca", "", "the bundle's CA certificates: "+err.Error(), err)
+		}
+	}
 	if c.CAFile != "" {
 		if _, err := loadCAFile(c.CAFile); err != nil {
 			bad("ca-file", c.CAFile, err.Error(), err)
 		}
-	} else if c.DeviceRootsOnly {
+	} else if c.DeviceRootsOnly && c.CAPEM == "" {
 		bad("device-roots-only", "", "needs ca-file: the device would trust no certificate at all", nil)
 	}
 	if c.Timeout <= 0 {
@@ -356,6 +380,11 @@ func loadCAFile(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read ca-file: %w", err)
 	}
+	return parseCAPEM(data)
+}
+
+// parseCAPEM returns the certificates of a PEM bundle; none is an error.
+func parseCAPEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
 		if block.Type != "CERTIFICATE" {
@@ -363,7 +392,7 @@ func loadCAFile(path string) ([]*x509.Certificate, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("parse certificate in ca-file: %w", err)
+			return nil, fmt.Errorf("parse certificate: %w", err)
 		}
 		certs = append(certs, cert)
 	}

@@ -164,6 +164,28 @@ func assertResultInvariants(t testing.TB, r Result) {
 	if r.ID == "" || r.Title == "" || r.Group == "" {
 		t.Errorf("result without id/title/group: %+v", r)
 	}
+	assertTranslated(t, r)
+}
+
+// assertTranslated holds every text a check writes to the catalogue: the French report must
+// not fall back to English for it, and every evidence and metric key has words of its own.
+func assertTranslated(t testing.TB, r Result) {
+	t.Helper()
+	for field, text := range map[string]string{"title": r.Title, "summary": r.Summary, "hint": r.Hint, "reason": r.Reason, "rule": r.Rule, "note": r.Note} {
+		if _, known := LangFR.lookup(text); !known {
+			t.Errorf("%s: the %s %q has no French in the catalogue (catalogue.go)", r.ID, field, text)
+		}
+	}
+	for k := range r.Evidence {
+		if !knownEvidence(k) {
+			t.Errorf("%s: evidence key %q has no words in labels.go", r.ID, k)
+		}
+	}
+	for k := range r.Metrics {
+		if !knownMetric(k) {
+			t.Errorf("%s: metric key %q has no words in labels.go", r.ID, k)
+		}
+	}
 }
 
 // wantResult checks status and that the summary, hint and rule contain the
@@ -174,17 +196,18 @@ type wantResult struct {
 	hint    string
 	rule    string
 	reason  string
+	note    string
 }
 
 func checkResult(t testing.TB, r Result, want wantResult) {
 	t.Helper()
-	t.Logf("%s %s: %s | hint: %s | rule: %s | reason: %s", r.ID, r.Status, r.Summary, r.Hint, r.Rule, r.Reason)
+	t.Logf("%s %s: %s | hint: %s | rule: %s | reason: %s | note: %s", r.ID, r.Status, r.Summary, r.Hint, r.Rule, r.Reason, r.Note)
 	if r.Status != want.status {
 		t.Errorf("status = %s, want %s (summary %q, hint %q)", r.Status, want.status, r.Summary, r.Hint)
 	}
 	for _, c := range []struct{ field, got, want string }{
 		{"summary", r.Summary, want.summary}, {"hint", r.Hint, want.hint},
-		{"rule", r.Rule, want.rule}, {"reason", r.Reason, want.reason},
+		{"rule", r.Rule, want.rule}, {"reason", r.Reason, want.reason}, {"note", r.Note, want.note},
 	} {
 		if c.want != "" && !strings.Contains(c.got, c.want) {
 			t.Errorf("%s = %q, want it to contain %q", c.field, c.got, c.want)

@@ -1,6 +1,9 @@
 package preflight
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -67,6 +70,10 @@ type Result struct {
 	Rule string `json:"rule,omitempty"`
 	// Reason explains a skip or an error.
 	Reason string `json:"reason,omitempty"`
+	// Note is an informational remark that asks nothing of anyone (this
+	// laptop's proxy variables, a fallback that worked); it may accompany any
+	// status, an ok one included, and is never shown as a problem.
+	Note string `json:"note,omitempty"`
 	// Duration is how long the check ran; DurationMS is its JSON form.
 	Duration time.Duration `json:"-"`
 	// DurationMS is Duration in milliseconds.
@@ -195,8 +202,17 @@ type Report struct {
 	SchemaVersion int `json:"schema_version"`
 	// Site is the site name given for the report.
 	Site string `json:"site,omitempty"`
+	// Serial is the serial of the device the checks were for, when given.
+	Serial string `json:"serial,omitempty"`
+	// Installer names who ran the checks and how to reach them, when given.
+	Installer string `json:"installer,omitempty"`
 	// Generated is when the report was made (from the injected clock).
 	Generated time.Time `json:"generated"`
+	// Run says from which laptop and with which smartx the checks ran; the
+	// caller fills it in (Run leaves it empty).
+	Run RunInfo `json:"run"`
+	// Device describes the device whose own settings were used (--bundle).
+	Device *DeviceInfo `json:"device,omitempty"`
 	// Targets is what was tested, as configured.
 	Targets Targets `json:"targets"`
 	// Local is where it was tested from.
@@ -225,6 +241,31 @@ func (r Report) Failed(strict bool) bool {
 	return strict && r.Counts.Warn > 0
 }
 
+// ErrReportVersion is returned by ParseReport for a document of a newer schema.
+var ErrReportVersion = errors.New("preflight result written by a newer smartx")
+
+// ParseReport reads a run's JSON document (the -o json output, also what the history
+// keeps) back into a Report, durations included, so it can be shown and rendered again.
+func ParseReport(data []byte) (Report, error) {
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return Report{}, fmt.Errorf("not a preflight result document: %w", err)
+	}
+	switch {
+	case r.SchemaVersion == 0:
+		return Report{}, errors.New("not a preflight result document: no schema_version")
+	case r.SchemaVersion > SchemaVersion:
+		return Report{}, fmt.Errorf("%w (schema %d, this smartx reads %d): upgrade smartx", ErrReportVersion, r.SchemaVersion, SchemaVersion)
+	}
+	r.Duration = msDuration(r.DurationMS)
+	for i := range r.Results {
+		r.Results[i].Duration = msDuration(r.Results[i].DurationMS)
+	}
+	return r, nil
+}
+
+func msDuration(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
 // Result returns the result of the check with the given id, if it ran.
 func (r Report) Result(id string) (Result, bool) {
 	for _, res := range r.Results {
@@ -233,6 +274,16 @@ func (r Report) Result(id string) (Result, bool) {
 		}
 	}
 	return Result{}, false
+}
+
+// RunInfo says where a run was made, so a stored or sent run still says it.
+type RunInfo struct {
+	// SmartxVersion is the version of smartx that ran the checks.
+	SmartxVersion string `json:"smartx_version,omitempty"`
+	// Hostname is the laptop's host name.
+	Hostname string `json:"hostname,omitempty"`
+	// OS is the laptop's platform, e.g. linux/amd64.
+	OS string `json:"os,omitempty"`
 }
 
 // EventKind tells a started event from a finished one.

@@ -17,6 +17,9 @@ type checkFunc func(ctx context.Context, env *probeEnv) Result
 // checkFuncs maps ids to implementations. It is only ever read.
 var checkFuncs = map[string]checkFunc{
 	CheckLocalNetwork: checkLocalNetwork,
+	CheckDeviceSubnet: checkDeviceSubnet,
+	CheckDeviceGW:     checkDeviceGateway,
+	CheckDeviceAddr:   checkDeviceAddress,
 	CheckDNS:          checkDNS,
 	CheckICMP:         checkICMP,
 	CheckTCPHTTPS:     checkTCPHTTPS,
@@ -76,6 +79,14 @@ func (e *probeEnv) trustStores() trustStores {
 				return
 			}
 			extra = certs
+		}
+		if e.cfg.CAPEM != "" {
+			certs, err := parseCAPEM([]byte(e.cfg.CAPEM))
+			if err != nil {
+				e.trust.err = fmt.Errorf("the device's CA certificates: %w", err)
+				return
+			}
+			extra = append(extra, certs...)
 		}
 		device := x509.NewCertPool()
 		if !e.cfg.DeviceRootsOnly {
@@ -229,6 +240,9 @@ func Run(ctx context.Context, cfg Config, onEvent func(Event)) Report {
 	report := Report{
 		SchemaVersion: SchemaVersion,
 		Site:          cfg.Site,
+		Serial:        cfg.Serial,
+		Installer:     cfg.Installer,
+		Device:        cfg.Device.info(cfg.BundleSettings),
 		Generated:     cfg.Clock(),
 		Targets:       cfg.targets(),
 		Flows:         Rules(cfg),

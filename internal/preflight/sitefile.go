@@ -38,6 +38,8 @@ type SiteFile struct {
 	Skip            []string       // skip: list or comma-separated string
 	Strict          *bool          // strict
 	Site            *string        // site
+	Serial          *string        // serial
+	Installer       *string        // installer
 	Profile         *Profile       // profile
 }
 
@@ -46,7 +48,7 @@ type SiteFile struct {
 func SiteFileKeys() []string {
 	return []string{"host", "expect-ip", "https-port", "http-port", "ping-target", "ntp-server", "dns-server",
 		"proxy", "ca-file", "device-roots-only", "expect-issuer", "timeout", "count", "only", "skip",
-		"strict", "site", "profile"}
+		"strict", "site", "serial", "installer", "profile"}
 }
 
 // ErrSiteFile is wrapped by every SiteFileError.
@@ -175,6 +177,10 @@ func (sf *SiteFile) set(key string, v *yaml.Node) error {
 		sf.Strict, err = yamlBool(key, v)
 	case "site":
 		sf.Site, err = yamlString(key, v)
+	case "serial":
+		sf.Serial, err = yamlString(key, v)
+	case "installer":
+		sf.Installer, err = yamlString(key, v)
 	case "profile":
 		var s *string
 		if s, err = yamlString(key, v); err == nil {
@@ -328,6 +334,8 @@ func (sf SiteFile) Apply(cfg *Config) {
 	}
 	setBool(&cfg.Strict, sf.Strict)
 	setString(&cfg.Site, sf.Site)
+	setString(&cfg.Serial, sf.Serial)
+	setString(&cfg.Installer, sf.Installer)
 	if sf.Profile != nil {
 		cfg.Profile = *sf.Profile
 	}

@@ -43,7 +43,8 @@ func TestParseSiteFileFull(t *testing.T) {
 		cfg.Proxy != want.Proxy || cfg.CAFile != want.CAFile || cfg.ExpectIssuer != want.ExpectIssuer ||
 		cfg.Timeout != want.Timeout || cfg.Count != want.Count || !slices.Equal(cfg.Only, want.Only) ||
 		!slices.Equal(cfg.Skip, want.Skip) || cfg.Strict != want.Strict || cfg.Profile != want.Profile ||
-		cfg.Host != want.Host || cfg.HTTPSPort != 443 || cfg.HTTPPort != 80 || cfg.DeviceRootsOnly {
+		cfg.Host != want.Host || cfg.HTTPSPort != 443 || cfg.HTTPPort != 80 || cfg.DeviceRootsOnly ||
+		cfg.Serial != "SX-00042" || cfg.Installer != "Marie Curie, +33 6 12 34 56 78" {
 		t.Errorf("applied config:\n got %+v\nwant %+v", cfg, want)
 	}
 }

@@ -82,3 +82,20 @@ func TestDemoEnvLeavesTheUsersSettingsOut(t *testing.T) {
 		}
 	}
 }
+
+func TestLineWriter(t *testing.T) {
+	var out strings.Builder
+	var lines []string
+	w := &lineWriter{out: &out, fn: func(l string) { lines = append(lines, l) }}
+	for _, chunk := range []string{"first line\nsec", "ond line\n", "third", " line\nno end"} {
+		if _, err := w.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"first line", "second line", "third line"}; !slices.Equal(lines, want) {
+		t.Errorf("lines = %q, want %q", lines, want)
+	}
+	if out.String() != "first line\nsecond line\nthird line\nno end" {
+		t.Errorf("output = %q", out.String())
+	}
+}

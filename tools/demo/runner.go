@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 )
 
 // demo holds what every step shares: the binary, the working directory every command runs in,
@@ -25,6 +27,7 @@ type demo struct {
 
 	server     *devServer
 	responders *responders
+	opened     *preflighttest.Server // the port the watch step opens, passing connections to the server
 }
 
 func newDemo(smartx string, out *os.File) (*demo, error) {
@@ -94,6 +97,8 @@ type invocation struct {
 	capture bool
 	// suffix is printed after the command line, as in "| head -n 8".
 	suffix string
+	// onLine, when set, gets each line of stdout as it is printed (stdout is then a pipe).
+	onLine func(line string)
 }
 
 // smartx runs one command in the working directory and checks its exit status. Its stderr,
@@ -110,9 +115,12 @@ func (d *demo) smartx(ctx context.Context, inv invocation) (string, error) {
 	cmd.Env = append(append([]string(nil), d.env...), inv.env...)
 	cmd.Stderr = d.out
 	var stdout bytes.Buffer
-	if inv.capture {
+	switch {
+	case inv.capture:
 		cmd.Stdout = &stdout
-	} else {
+	case inv.onLine != nil:
+		cmd.Stdout = &lineWriter{out: d.out, fn: inv.onLine}
+	default:
 		cmd.Stdout = d.out
 	}
 	cmd.SysProcAttr = childProcAttr()

@@ -201,6 +201,10 @@ func (d *demo) stopStarted() error {
 		d.responders = nil
 		errs = append(errs, r.close())
 	}
+	if f := d.opened; f != nil {
+		d.opened = nil
+		errs = append(errs, f.Close())
+	}
 	return errors.Join(errs...)
 }
 

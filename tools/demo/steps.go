@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 )
 
 // The simulated week: a past Monday, so every reading is history whatever the date today.
@@ -30,6 +33,7 @@ func (d *demo) scenario(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
 		d.stepServer,
 		d.stepPreflight,
+		d.stepWatch,
 		d.stepSite,
 		d.stepProvision,
 		d.stepSimulate,
@@ -80,10 +84,7 @@ func (d *demo) stepPreflight(ctx context.Context) error {
 		return fmt.Errorf("start the DNS and NTP responders: %w", err)
 	}
 	d.responders = r
-	caFile := d.server.env["SMARTX_CA_FILE"]
-	if rel, err := filepath.Rel(d.work, caFile); err == nil && !strings.HasPrefix(rel, "..") {
-		caFile = rel
-	}
+	caFile := d.caFile()
 	d.heading("Check the site's network, as an installer does before fixing the device to the wall",
 		"every target is overridden to loopback: the platform is the dev server (localhost, port "+u.Port()+"),",
 		"the site's DNS server is a responder the demo started at "+r.dns.Addr+", and it names the NTP",
@@ -98,9 +99,67 @@ func (d *demo) stepPreflight(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.note("the DNS responder answered %d queries and the NTP responder %d (localhost itself comes from this machine's hosts file)",
+	d.note("the DNS responder answered %d queries and the NTP responder %d; localhost itself comes from this machine's",
 		r.dns.Received(), r.ntp.Received())
+	d.note("hosts file, which the device does not have: the dns check warns that the DNS server was not asked for it")
 	return nil
+}
+
+func (d *demo) stepWatch(ctx context.Context) error {
+	u, err := url.Parse(d.server.env["SMARTX_SERVER"])
+	if err != nil {
+		return fmt.Errorf("step %d: %w", d.step+1, err)
+	}
+	port, err := preflighttest.ClosedPort()
+	if err != nil {
+		return fmt.Errorf("step %d: find a free port: %w", d.step+1, err)
+	}
+	d.heading("Wait while IT opens the rule: --watch runs the checks again until every one passes",
+		fmt.Sprintf("port %d stands for the platform's port behind a firewall: nothing answers there yet; once", port),
+		"the first run is over the demo opens it (it passes connections on to the server), as IT would,",
+		"and the watch prints only what changed; on a terminal a live line counts down to the next run",
+		"and the bell rings when it turns green (here stdout is a pipe, so neither shows)")
+	var opening error
+	var once sync.Once
+	_, err = d.smartx(ctx, invocation{args: []string{"preflight", "--site", siteName,
+		"--host", "localhost", "--expect-ip", "127.0.0.1", "--https-port", strconv.Itoa(port),
+		"--ca-file", d.caFile(), "--device-roots-only", "--only", "tcp-https,tls,https",
+		"--watch", "--every", "1s", "-o", "table"},
+		onLine: func(line string) {
+			if !strings.HasPrefix(line, "watching:") {
+				return
+			}
+			once.Do(func() {
+				d.opened, opening = preflighttest.OpenPort(port, u.Host)
+				if opening == nil {
+					d.note("port %d is open now", port)
+				}
+			})
+		}})
+	if opening != nil {
+		return fmt.Errorf("step %d: open port %d: %w", d.step, port, opening)
+	}
+	if err != nil {
+		return err
+	}
+	if d.opened == nil {
+		return fmt.Errorf("step %d: the watch passed at its first run, though port %d was closed", d.step, port)
+	}
+	_, err = d.smartx(ctx, invocation{args: []string{"preflight", "history"}})
+	if err != nil {
+		return err
+	}
+	d.note("every run is kept on this laptop; smartx preflight report ID --report it.html --lang fr writes its report again")
+	return nil
+}
+
+// caFile is the dev server's CA, relative to the working directory when it is inside it.
+func (d *demo) caFile() string {
+	caFile := d.server.env["SMARTX_CA_FILE"]
+	if rel, err := filepath.Rel(d.work, caFile); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return caFile
 }
 
 func (d *demo) stepSite(ctx context.Context) error {

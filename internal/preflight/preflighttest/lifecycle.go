@@ -66,6 +66,23 @@ func (l *lifecycle) serve(ln net.Listener, handle func(net.Conn)) {
 	})
 }
 
+// dial connects to address, tracked so shutdown closes it too; release untracks and
+// closes it.
+func (l *lifecycle) dial(address string) (up net.Conn, release func(), err error) {
+	up, err = net.Dial("tcp", address)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !l.track(up) {
+		up.Close()
+		return nil, nil, net.ErrClosed
+	}
+	return up, func() {
+		l.untrack(up)
+		up.Close()
+	}, nil
+}
+
 func (l *lifecycle) untrack(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

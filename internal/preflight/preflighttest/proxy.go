@@ -111,31 +111,14 @@ func (p *Proxy) serve(c net.Conn, opts ProxyOptions, life *lifecycle) {
 		return
 	}
 	// Whatever host was asked for, only loopback is ever dialled.
-	up, err := net.Dial("tcp", net.JoinHostPort(Loopback, port))
+	up, release, err := life.dial(net.JoinHostPort(Loopback, port))
 	if err != nil {
 		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 		return
 	}
-	if !life.track(up) {
-		up.Close()
-		return
-	}
-	defer func() {
-		life.untrack(up)
-		up.Close()
-	}()
+	defer release()
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(up, br)
-		if tc, ok := up.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		close(done)
-	}()
-	_, _ = io.Copy(c, up)
-	c.Close()
-	<-done
+	splice(c, br, up)
 }
