@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"slices"
@@ -227,7 +228,7 @@ func TestLoginRateLimitedPerUser(t *testing.T) {
 	ctx := context.Background()
 	// From ever new addresses, as a botnet would: the user's own bucket stops it.
 	_, err := ts.svc.Login(ctx, "ada@example.com", "wrong", "192.0.2.1")
-	if err != ErrInvalidCredentials {
+	if !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("third attempt: %v", err)
 	}
 	_, err = ts.svc.Login(ctx, "ada@example.com", p.password, "192.0.2.2")

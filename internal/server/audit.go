@@ -14,12 +14,14 @@ import (
 // writes the batch itself: the log slows requests down rather than lose entries or grow.
 const maxPendingAudit = 8192
 
-// Unauthenticated failures (bad tokens, wrong passwords, scanners, floods refused with 429) come
-// from anyone, so they must not grow the database without bound. In each minute the first
-// foldFirst of them are written one row each; after that, repeats are counted, one row per
-// source address, route, status and error (at most foldAddresses of those), and everything
-// beyond in one last row: at most foldFirst + foldAddresses + 1 rows a minute, whatever the
-// flood.
+// Requests that present no valid credential (health checks, login steps, bad tokens, scanners,
+// floods refused with 429) come from anyone, so they must not grow the database without bound.
+// In each minute the first foldFirst of them are written one row each; after that, repeats are
+// counted, one row per account (a login step of a known user is filed in its account), source
+// address, route, status and error (at most foldAddresses of those), and everything beyond in
+// one last row: at most foldFirst + foldAddresses + 1 rows a minute, whatever the flood.
+// Requests with a token or a device credential are rows of their own, bounded by the per-token
+// rate limits.
 const (
 	foldWindow    = time.Minute
 	foldFirst     = 60
@@ -33,10 +35,10 @@ type auditRecord struct {
 	source string
 }
 
-// foldKey identifies repeated unauthenticated failures.
+// foldKey identifies repeated requests without a credential.
 type foldKey struct {
-	source, route, code string
-	status              int
+	account, source, route, code string
+	status                       int
 }
 
 // otherSources is the source of the row that counts failures past foldAddresses addresses.
@@ -64,7 +66,7 @@ func newAuditBuffer(svc *Service, log *slog.Logger, now func() time.Time) *audit
 
 func (a *auditBuffer) add(r auditRecord) {
 	a.mu.Lock()
-	if r.entry.AccountID == "" && r.entry.Status >= 400 && !a.admit(r) {
+	if r.entry.TokenID == "" && r.entry.DeviceID == "" && !a.admit(r) {
 		a.mu.Unlock()
 		return
 	}
@@ -78,8 +80,8 @@ func (a *auditBuffer) add(r auditRecord) {
 	}
 }
 
-// admit decides, under a.mu, whether an unauthenticated failure gets its own row; otherwise it
-// is counted in a folded row of the minute.
+// admit decides, under a.mu, whether a request without a credential gets its own row;
+// otherwise it is counted in a folded row of the minute.
 func (a *auditBuffer) admit(r auditRecord) bool {
 	now := a.now()
 	if now.Sub(a.windowStart) >= foldWindow {
@@ -90,7 +92,7 @@ func (a *auditBuffer) admit(r auditRecord) bool {
 		a.individual++
 		return true
 	}
-	key := foldKey{source: r.source, route: r.entry.Route, code: r.entry.ErrorCode, status: r.entry.Status}
+	key := foldKey{account: r.entry.AccountID, source: r.source, route: r.entry.Route, code: r.entry.ErrorCode, status: r.entry.Status}
 	if _, ok := a.folded[key]; !ok && len(a.folded) >= foldAddresses {
 		key = foldKey{source: otherSources}
 	}
@@ -100,7 +102,7 @@ func (a *auditBuffer) admit(r auditRecord) bool {
 	}
 	f := r
 	if key.source == otherSources {
-		f.source, f.entry.Route, f.entry.ErrorCode = otherSources, "*", "many"
+		f.source, f.entry.AccountID, f.entry.UserID, f.entry.Route, f.entry.ErrorCode = otherSources, "", "", "*", "many"
 	}
 	a.folded[key] = &f
 	return false

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,12 +29,29 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ store.Tok
 	if req.Password == "" {
 		return invalid("password", "must not be empty")
 	}
-	challenge, err := s.svc.Login(r.Context(), req.Email, req.Password, sourceIP(r))
+	start, err := s.svc.Login(r.Context(), req.Email, req.Password, sourceIP(r))
 	if err != nil {
-		return err
+		return fileAttempt(r, err)
 	}
-	writeJSON(w, http.StatusOK, challenge)
+	fileLogin(r, start.AccountID, start.UserID)
+	writeJSON(w, http.StatusOK, start.LoginChallenge)
 	return nil
+}
+
+// fileLogin files a login step of a known user in the user's account's audit log.
+func fileLogin(r *http.Request, accountID, userID string) {
+	ri := infoFrom(r.Context())
+	ri.accountID, ri.userID = accountID, userID
+}
+
+// fileAttempt files a failed login step of a known user (an *AttributedError) in the user's
+// account's audit log, and returns err.
+func fileAttempt(r *http.Request, err error) error {
+	var ae *AttributedError
+	if errors.As(err, &ae) {
+		fileLogin(r, ae.AccountID, ae.UserID)
+	}
+	return err
 }
 
 func (s *Server) handleLoginVerify(w http.ResponseWriter, r *http.Request, _ store.Token) error {
@@ -49,7 +67,7 @@ func (s *Server) handleLoginVerify(w http.ResponseWriter, r *http.Request, _ sto
 	}
 	sess, err := s.svc.VerifyLogin(r.Context(), req, sourceIP(r))
 	if err != nil {
-		return err
+		return fileAttempt(r, err)
 	}
 	ri := infoFrom(r.Context())
 	ri.accountID, ri.userID, ri.tokenID = sess.User.AccountID, sess.User.ID, sess.Token.ID
@@ -68,7 +86,7 @@ func (s *Server) handleLoginResend(w http.ResponseWriter, r *http.Request, _ sto
 	}
 	sent, err := s.svc.ResendLogin(r.Context(), req.Challenge, sourceIP(r))
 	if err != nil {
-		return err
+		return fileAttempt(r, err)
 	}
 	writeJSON(w, http.StatusOK, sent)
 	return nil
@@ -237,6 +255,9 @@ func onlyParams(q url.Values, known ...string) error {
 		ok := false
 		for _, n := range known {
 			ok = ok || k == n
+		}
+		if !ok && len(known) == 0 {
+			return invalid(k, "is not a parameter of this route, which takes none")
 		}
 		if !ok {
 			return invalid(k, "is not a parameter of this route (known: %s)", strings.Join(known, ", "))

@@ -50,8 +50,29 @@ type Session struct {
 
 func codeProblem(code api.Code, detail string) error { return newProblemError(code, detail) }
 
+// AttributedError is a login step that failed for a known user: the API's answer is the same as
+// for anyone (Unwrap), but the audit log files the attempt in the user's account, so its owners
+// see attempts on their users.
+type AttributedError struct {
+	AccountID, UserID string
+	Err               error
+}
+
+func (e *AttributedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error the client is answered.
+func (e *AttributedError) Unwrap() error { return e.Err }
+
+// attribute wraps a failure of a step of u's login.
+func attribute(accountID, userID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &AttributedError{AccountID: accountID, UserID: userID, Err: err}
+}
+
 var (
-	errChallengeInvalid = codeProblem(api.CodeChallengeInvalid, "this login is no longer pending (finished, expired or replaced): log in again with your e-mail and password")
+	errChallengeInvalid = codeProblem(api.CodeChallengeInvalid, "this login is no longer pending (finished or expired): log in again with your e-mail and password")
 	errUserDisabled     = codeProblem(api.CodeUserDisabled, "this user was disabled: ask an owner or administrator of your account")
 )
 
@@ -59,34 +80,34 @@ var (
 // e-mails a code or asks for the user's TOTP. Attempts are rate limited per source address and
 // per e-mail (known or not, so a limit says nothing of who exists); an unknown e-mail costs one
 // password hash, like a wrong password, and gets the same answer.
-func (s *Service) Login(ctx context.Context, email, password, sourceIP string) (api.LoginChallenge, error) {
+func (s *Service) Login(ctx context.Context, email, password, sourceIP string) (LoginStart, error) {
 	if wait, ok := s.limiter.allow(limitByIP, sourceIP); !ok {
-		return api.LoginChallenge{}, &RateLimitError{RetryAfter: wait}
+		return LoginStart{}, &RateLimitError{RetryAfter: wait}
 	}
 	email = strings.ToLower(strings.TrimSpace(email))
 	if wait, ok := s.limiter.allow(limitByUser, email); !ok {
-		return api.LoginChallenge{}, &RateLimitError{RetryAfter: wait}
+		return LoginStart{}, &RateLimitError{RetryAfter: wait}
 	}
 	su, err := s.st.UserByEmail(ctx, s.emailIndex(email))
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return api.LoginChallenge{}, err
+		return LoginStart{}, err
 	}
 	if !known || len(password) > maxLoginPasswordBytes {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
-			return api.LoginChallenge{}, err
+			return LoginStart{}, err
 		}
-		return api.LoginChallenge{}, ErrInvalidCredentials
+		return LoginStart{}, ErrInvalidCredentials
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, password, su.PasswordHash)
 	if err != nil {
-		return api.LoginChallenge{}, err
+		return LoginStart{}, err
 	}
 	if !ok {
-		return api.LoginChallenge{}, ErrInvalidCredentials
+		return LoginStart{}, attribute(su.AccountID, su.ID, ErrInvalidCredentials)
 	}
 	if su.Disabled() {
-		return api.LoginChallenge{}, errUserDisabled
+		return LoginStart{}, attribute(su.AccountID, su.ID, errUserDisabled)
 	}
 	if rehash {
 		if hash, err := s.hasher.Hash(ctx, password); err == nil {
@@ -97,9 +118,19 @@ func (s *Service) Login(ctx context.Context, email, password, sourceIP string) (
 	}
 	u, err := s.openUser(ctx, su)
 	if err != nil {
-		return api.LoginChallenge{}, err
+		return LoginStart{}, err
 	}
-	return s.startChallenge(ctx, u, sourceIP)
+	ch, err := s.startChallenge(ctx, u, sourceIP)
+	if err != nil {
+		return LoginStart{}, attribute(u.AccountID, u.ID, err)
+	}
+	return LoginStart{LoginChallenge: ch, AccountID: u.AccountID, UserID: u.ID}, nil
+}
+
+// LoginStart is a correct password's challenge, with whose login it is, for the audit log.
+type LoginStart struct {
+	api.LoginChallenge
+	AccountID, UserID string
 }
 
 // startChallenge records a pending login of u and sends its code when it is e-mailed.
@@ -232,11 +263,26 @@ func (s *Service) VerifyLogin(ctx context.Context, req api.LoginVerifyRequest, s
 	if err != nil {
 		return Session{}, err
 	}
+	sess, err := s.verifyCode(ctx, c, u, req)
+	return sess, attribute(u.AccountID, u.ID, err)
+}
+
+// verifyCode is VerifyLogin once the challenge is found.
+func (s *Service) verifyCode(ctx context.Context, c store.LoginChallenge, u User, req api.LoginVerifyRequest) (Session, error) {
+	var err error
 	if wait, ok := s.limiter.allow(limitByUser, u.Email); !ok {
 		return Session{}, &RateLimitError{RetryAfter: wait}
 	}
 	if c.Attempts >= api.LoginCodeMaxAttempts {
 		return Session{}, s.tooManyAttempts(c)
+	}
+	// A token asked for is checked before the code is spent: a typo in it must not cost the
+	// login, nor a recovery code.
+	var spec tokenSpec
+	if req.Token != nil {
+		if spec, err = s.checkTokenRequest(u, nil, *req.Token); err != nil {
+			return Session{}, err
+		}
 	}
 	now := s.now()
 	if !now.Before(c.ExpiresAt) {
@@ -280,10 +326,6 @@ func (s *Service) VerifyLogin(ctx context.Context, req api.LoginVerifyRequest, s
 	}
 	sess := Session{User: u, RecoveryCodesLeft: left}
 	if req.Token != nil {
-		spec, err := s.checkTokenRequest(u, nil, *req.Token)
-		if err != nil {
-			return Session{}, err
-		}
 		sess.Token, sess.Secret, err = s.tokens.Issue(ctx, auth.IssueRequest{AccountID: u.AccountID, UserID: u.ID, Kind: api.TokenKindAPI,
 			Name: spec.name, Scopes: spec.scopes, Sites: spec.sites, ExpiresAt: spec.exp})
 		return sess, err
@@ -310,13 +352,19 @@ func (s *Service) ResendLogin(ctx context.Context, secret, sourceIP string) (api
 	if err != nil {
 		return api.LoginResend{}, err
 	}
+	sent, err := s.resend(ctx, c, u, sourceIP)
+	return sent, attribute(u.AccountID, u.ID, err)
+}
+
+// resend is ResendLogin once the challenge is found.
+func (s *Service) resend(ctx context.Context, c store.LoginChallenge, u User, sourceIP string) (api.LoginResend, error) {
 	if c.Method != string(api.FactorEmail) {
 		return api.LoginResend{}, invalid("challenge", "this login asks for the code of your authenticator app: there is nothing to send")
 	}
 	if c.Sends >= api.LoginCodeMaxSends {
 		return api.LoginResend{}, codeProblem(api.CodeTooManyAttempts, fmt.Sprintf("%d codes were sent for this login: log in again with your e-mail and password", c.Sends))
 	}
-	now := s.now()
+	now := s.nowUTC()
 	if wait := c.SentAt.Add(api.LoginCodeResendAfter).Sub(now); wait > 0 {
 		return api.LoginResend{}, &RateLimitError{RetryAfter: wait}
 	}
@@ -353,11 +401,14 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, caller store.Token, req
 	if err != nil {
 		return err
 	}
+	if wait, ok := s.limiter.allow(limitByIP, sourceIP); !ok {
+		return &RateLimitError{RetryAfter: wait}
+	}
 	if wait, ok := s.limiter.allow(limitByUser, u.Email); !ok {
 		return &RateLimitError{RetryAfter: wait}
 	}
 	if len(req.Current) > maxLoginPasswordBytes {
-		return ErrInvalidCredentials
+		return invalid("current", "is not your current password")
 	}
 	ok, _, err := s.hasher.Verify(ctx, req.Current, u.PasswordHash)
 	if err != nil {
@@ -369,5 +420,10 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, caller store.Token, req
 	if req.New == req.Current {
 		return invalid("new", "must differ from the current password")
 	}
-	return s.setPassword(ctx, u, req.New)
+	err = s.setPassword(ctx, u, req.New)
+	var ve *ValidationError
+	if errors.As(err, &ve) && ve.Field == "password" {
+		ve.Field = "new" // the policy names the field it checks; here the body calls it new
+	}
+	return err
 }

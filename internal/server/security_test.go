@@ -266,6 +266,55 @@ func openRaw(t *testing.T, ts *testServer) *sql.DB {
 	return db
 }
 
+// Requests that present no credential are folded too, successes included: a flood of health
+// checks under the rate limits cannot grow the log without bound either.
+func TestRequestsWithoutCredentialAreFolded(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	for i := range 300 {
+		ts.srv.record(httptestRequest("10.1.0."+fmt.Sprint(i%3)), &requestInfo{id: fmt.Sprintf("req_%016d", i), route: "GET /v1/health"},
+			http.StatusOK, ts.clock.Now())
+	}
+	ts.clock.Advance(time.Minute)
+	if err := ts.srv.FlushAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db := openRaw(t, ts)
+	defer db.Close()
+	var rows, total int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*), SUM(count) FROM audit_log`).Scan(&rows, &total); err != nil {
+		t.Fatal(err)
+	}
+	if total != 300 || rows != foldFirst+3 {
+		t.Fatalf("300 health checks from 3 addresses became %d rows counting %d; want %d rows", rows, total, foldFirst+3)
+	}
+}
+
+// The login steps of a known user are in their account's log, so its owners see attempts on
+// their users; an unknown e-mail's are in no account's.
+func TestLoginAttemptsAreFiledInTheirAccount(t *testing.T) {
+	ts := newTestServer(t)
+	acc := ts.account("Acme")
+	owner := ts.person(acc, "own@example.com", api.RoleOwner)
+	ada := ts.person(acc, "ada@example.com", api.RoleAnalyst)
+	ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: "ada@example.com", Password: "not her password at all"})
+	ch := ts.startLogin("ada@example.com", ada.password)
+	ts.verify(ch.Challenge, "000000")
+	ts.do("POST", api.PathLogin, "", api.LoginRequest{Email: "ghost@example.com", Password: "not her password at all"})
+	ts.srv.FlushAudit(context.Background())
+	resp, body := ts.do("GET", api.PathAudit+"?user="+ada.user.ID, owner.session, nil)
+	page := decode[api.AuditPage](t, resp, body, http.StatusOK)
+	var seen []string
+	for _, e := range page.Entries {
+		seen = append(seen, fmt.Sprintf("%s %d %s", e.Route, e.Status, e.ErrorCode))
+	}
+	for _, want := range []string{"POST /v1/auth/login 401 unauthenticated", "POST /v1/auth/login 200 ", "POST /v1/auth/login/verify 401 code_invalid"} {
+		if !slices.Contains(seen, want) {
+			t.Errorf("the account's log lacks %q: %v", want, seen)
+		}
+	}
+}
+
 // httptestRequest is a request from addr, as the handler sees it.
 func httptestRequest(addr string) *http.Request {
 	r, _ := http.NewRequest("GET", "/v1/auth/whoami", nil)

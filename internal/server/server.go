@@ -426,7 +426,8 @@ func (s *Server) Purge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.svc.st.DeleteChallengesBefore(ctx, now)
+	// A challenge whose code expired can still be resent until its login's end of life.
+	c, err := s.svc.st.DeleteChallengesBefore(ctx, now.Add(-api.LoginChallengeMaxAge))
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,11 @@ func (s *Service) enrolledUser(ctx context.Context, caller store.Token, what, co
 		return User{}, err
 	}
 	if !ok {
-		return User{}, codeProblem(api.CodeCodeInvalid, fmt.Sprintf("the code is wrong: %s needs a current code of your authenticator app", what))
+		needs := "a current code of your authenticator app"
+		if recoveryOK {
+			needs += " or one of your recovery codes"
+		}
+		return User{}, codeProblem(api.CodeCodeInvalid, fmt.Sprintf("the code is wrong: %s needs %s", what, needs))
 	}
 	return u, nil
 }

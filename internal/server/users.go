@@ -267,7 +267,7 @@ func (s *Service) CreateAccountUser(ctx context.Context, caller store.Token, req
 	}
 	u, err := s.AddUser(ctx, NewUser{AccountID: caller.AccountID, Email: req.Email, Role: string(role), Password: password})
 	if errors.Is(err, store.ErrConflict) {
-		return User{}, "", newProblemError(api.CodeConflict, err.Error())
+		return User{}, "", newProblemError(api.CodeConflict, "this e-mail is already a user's login on the platform: use another address")
 	}
 	return u, password, err
 }
