@@ -29,14 +29,13 @@ func (e *SiteNotEmptyError) Error() string {
 // Is makes errors.Is(err, ErrSiteNotEmpty) true.
 func (e *SiteNotEmptyError) Is(target error) bool { return target == ErrSiteNotEmpty }
 
-// Site is a building of an account. Name is unique within the account; TimeZone is an IANA
-// name the server has checked.
+// Site is a building of an account. Its name, address and time zone are sealed together
+// (Sealed); NameIndex, the name's keyed blind index, is unique within the account.
 type Site struct {
 	ID        string
 	AccountID string
-	Name      string
-	Address   string
-	TimeZone  string
+	NameIndex []byte
+	Sealed    []byte
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -44,19 +43,20 @@ type Site struct {
 // SiteFilter selects sites of one account.
 type SiteFilter struct {
 	AccountID string
-	Name      string   // exact name; "" for any
+	NameIndex []byte   // the exact name's index; nil for any
 	IDs       []string // nil for any site; non-nil restricts to these (a token's site restriction)
 }
 
-// Device is a meter of a site. Network is the JSON of its network settings as provisioned. The
+// Device is a meter of a site. Its serial and network settings are sealed together (Sealed);
+// SerialIndex, the serial's keyed blind index, names one device in service per account. The
 // upload credential is kept as a salted SHA-256 only. A decommissioned device keeps its row,
 // files and readings, but can no longer upload.
 type Device struct {
 	ID               string
 	AccountID        string
 	SiteID           string
-	Serial           string
-	Network          []byte
+	SerialIndex      []byte
+	Sealed           []byte
 	CredentialSalt   []byte
 	CredentialHash   []byte
 	CreatedAt        time.Time
@@ -88,11 +88,21 @@ type DeviceStats struct {
 // DeviceFilter selects devices of one account.
 type DeviceFilter struct {
 	AccountID string
-	SiteID    string   // "" for any site
-	Serial    string   // exact serial; "" for any
+	SiteID      string   // "" for any site
+	SerialIndex []byte   // the exact serial's index; nil for any
 	SiteIDs   []string // nil for any site; non-nil restricts to these sites
 	// IncludeDecommissioned lists decommissioned devices too.
 	IncludeDecommissioned bool
+}
+
+// DeviceReplacement is what changes when a device's hardware is swapped (ReplaceDevice).
+type DeviceReplacement struct {
+	SerialIndex    []byte
+	Sealed         []byte
+	CredentialSalt []byte
+	CredentialHash []byte
+	Key            DeviceKey
+	At             time.Time
 }
 
 // DeviceKey is one version of a device's data file key, sealed under the account's data key.
@@ -131,23 +141,10 @@ type DataFile struct {
 	ReceivedAt time.Time
 }
 
-// ChannelReadings are readings of one channel of a file, in time order, as two columns: one
-// segment. A channel's readings are cut into several parts when they are many, so memory stays
-// bounded whatever the file's size; Part numbers them from 0 in time order.
-type ChannelReadings struct {
-	Index      int // the channel's index in the file's schema
-	Part       int
-	Name       string
-	Unit       string
-	Resolution int
-	Times      []int64 // Unix ms, non-decreasing
-	Values     []int64 // steps of the resolution
-}
-
 // SegmentSink receives the segments of a file being stored. Add copies what it needs: the
-// caller may reuse the slices at once.
+// caller may reuse the segment's slices at once.
 type SegmentSink interface {
-	Add(c ChannelReadings) error
+	Add(sg *Segment) error
 }
 
 // Contact is a request of a device that is not an accepted file: a refused upload (RejectCode
@@ -171,27 +168,30 @@ type Loss struct {
 }
 
 // SegmentQuery selects the stored readings of one device of an account: From inclusive, To
-// exclusive (Unix ms), and channel names (none: every channel).
+// exclusive (Unix ms), and channels by their tags (none: every channel).
 type SegmentQuery struct {
-	AccountID string
-	DeviceID  string
-	From, To  int64
-	Channels  []string
+	AccountID   string
+	DeviceID    string
+	From, To    int64
+	ChannelTags [][]byte
 }
 
-// Segment holds readings of one channel of one file (one part of them), encoded with
-// AppendSegment. Segments are delivered ordered by (TMin, FileSequence, ChannelIndex, Part);
-// Data is valid only during the callback that receives it.
+// Segment holds readings of one channel of one file: a channel's readings are cut into several
+// parts when they are many, so memory stays bounded whatever the file's size, and Part numbers
+// them from 0 in time order. TMin and TMax are its first and last reading's times (Unix ms) and
+// Count its number of readings; ChannelTag is the channel's keyed blind index, for queries by
+// channel. Sealed holds the channel's name, unit and resolution and the readings encoded by
+// AppendSegment, sealed by the server. Segments are delivered ordered by (TMin, FileSequence,
+// ChannelIndex, Part); Sealed and ChannelTag are valid only during the callback that receives
+// them.
 type Segment struct {
 	FileSequence uint64
 	ChannelIndex int
 	Part         int
-	Name         string
-	Unit         string
-	Resolution   int
+	ChannelTag   []byte
 	TMin, TMax   int64
 	Count        int
-	Data         []byte
+	Sealed       []byte
 }
 
 // SiteStore keeps sites.
@@ -199,9 +199,11 @@ type SiteStore interface {
 	// CreateSite fails with ErrConflict when the account has a site of that name.
 	CreateSite(ctx context.Context, s Site) error
 	Site(ctx context.Context, accountID, id string) (Site, error)
-	// ListSites returns the selected sites ordered by name.
+	// ListSites returns the selected sites ordered by creation, then id (the server, which can
+	// read their names, orders them by name).
 	ListSites(ctx context.Context, f SiteFilter) ([]Site, error)
-	// UpdateSite replaces the name, address, time zone and update time of a site of the account.
+	// UpdateSite replaces the name index, sealed values and update time of a site of the account;
+	// ErrConflict when another site of the account has the name index.
 	UpdateSite(ctx context.Context, s Site) error
 	// DeleteSite deletes a site and, in the same transaction, its decommissioned devices and
 	// their files and readings. It fails with a *SiteNotEmptyError while devices in service
@@ -218,7 +220,7 @@ type DeviceStore interface {
 	// DeviceByID returns a device whatever its account: the credential verifier checks the
 	// account through the credential itself.
 	DeviceByID(ctx context.Context, id string) (Device, error)
-	// ListDevices returns the selected devices ordered by serial, then id.
+	// ListDevices returns the selected devices ordered by creation, then id.
 	ListDevices(ctx context.Context, f DeviceFilter) ([]Device, error)
 	// SetDeviceCredential replaces the device's credential hash and advances the revocation
 	// epoch, so the old credential stops working at once. ErrDecommissioned for a
@@ -227,6 +229,13 @@ type DeviceStore interface {
 	// DecommissionDevice marks the device out of service (a no-op when it already is) and
 	// advances the revocation epoch.
 	DecommissionDevice(ctx context.Context, accountID, id string, at time.Time) error
+	// ReplaceDevice swaps the hardware behind a device in service, in one transaction: the new
+	// unit's serial (index and sealed values), a new upload credential and a new key; the
+	// device keeps its id, site, files, readings and older keys, and the revocation epoch
+	// advances so the old unit's credential stops working. ErrConflict when another device in
+	// service of the account has the serial or the key id exists; ErrDecommissioned for a
+	// decommissioned device.
+	ReplaceDevice(ctx context.Context, accountID, id string, r DeviceReplacement) error
 	// CreateDeviceKey adds a key version; ErrConflict when the key id exists.
 	CreateDeviceKey(ctx context.Context, accountID string, k DeviceKey) error
 	// DeviceKeys returns every key of the device, by key id.

@@ -99,3 +99,17 @@ func zigzag(b []byte) (int64, int) {
 	}
 	return 0, 0
 }
+
+// CheckSegment checks what a store relies on in a segment handed to a SegmentSink: at least one
+// reading, a time range in order, and a channel tag and sealed data.
+func CheckSegment(sg *Segment) error {
+	switch {
+	case sg.Count <= 0:
+		return fmt.Errorf("segment of channel %d part %d: no readings", sg.ChannelIndex, sg.Part)
+	case sg.TMax < sg.TMin:
+		return fmt.Errorf("segment of channel %d part %d: ends (%d) before it starts (%d)", sg.ChannelIndex, sg.Part, sg.TMax, sg.TMin)
+	case len(sg.ChannelTag) == 0 || len(sg.Sealed) == 0:
+		return fmt.Errorf("segment of channel %d part %d: no channel tag or sealed data", sg.ChannelIndex, sg.Part)
+	}
+	return nil
+}

@@ -18,8 +18,8 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_log
-			(time, request_id, account_id, user_id, token_id, method, route, status, latency_us, source_ip, error_code, device_id)
-			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+			(time, request_id, account_id, user_id, token_id, method, route, status, latency_us, sealed_source, error_code, device_id, count)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
 			WHERE ?3 IS NULL OR EXISTS (SELECT 1 FROM accounts WHERE id = ?3)`)
 		if err != nil {
 			return err
@@ -27,7 +27,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 		defer stmt.Close()
 		for _, e := range entries {
 			if _, err := stmt.ExecContext(ctx, micros(e.Time), e.RequestID, nullString(e.AccountID), e.UserID, e.TokenID,
-				e.Method, e.Route, e.Status, e.Latency.Microseconds(), e.SourceIP, e.ErrorCode, e.DeviceID); err != nil {
+				e.Method, e.Route, e.Status, e.Latency.Microseconds(), e.SealedSource, e.ErrorCode, e.DeviceID, max(e.Count, 1)); err != nil {
 				return err
 			}
 		}
@@ -81,7 +81,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) (store.Audit
 	}
 	args = append(args, limit+1)
 	rows, err := s.r.QueryContext(ctx, `SELECT seq, time, request_id, COALESCE(account_id, ''), user_id, token_id, method, route,
-		status, latency_us, source_ip, error_code, device_id FROM audit_log WHERE `+strings.Join(where, " AND ")+`
+		status, latency_us, sealed_source, error_code, device_id, count FROM audit_log WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY time DESC, seq DESC LIMIT ?`, args...)
 	if err != nil {
 		return store.AuditPage{}, mapErr("list audit log", err)
@@ -93,7 +93,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) (store.Audit
 		var e store.AuditEntry
 		var t, latency int64
 		if err := rows.Scan(&seq, &t, &e.RequestID, &e.AccountID, &e.UserID, &e.TokenID, &e.Method, &e.Route,
-			&e.Status, &latency, &e.SourceIP, &e.ErrorCode, &e.DeviceID); err != nil {
+			&e.Status, &latency, &e.SealedSource, &e.ErrorCode, &e.DeviceID, &e.Count); err != nil {
 			return store.AuditPage{}, mapErr("list audit log", err)
 		}
 		e.Time, e.Latency = fromMicros(t), time.Duration(latency)*time.Microsecond

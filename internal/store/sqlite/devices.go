@@ -10,23 +10,21 @@ import (
 	"github.com/smart-impulse/smartx/internal/store"
 )
 
-const deviceColumns = `id, account_id, site_id, serial, network, credential_salt, credential_hash, created_at, updated_at,
+const deviceColumns = `id, account_id, site_id, serial_index, sealed, credential_salt, credential_hash, created_at, updated_at,
 	decommissioned_at, last_contact_at, last_upload_at, last_reject_at, last_reject_code, last_reject_reason,
 	files, readings, last_sequence, first_reading, last_reading,
 	COALESCE((SELECT MAX(key_id) FROM device_keys k WHERE k.device_id = devices.id), 0)`
 
 func scanDevice(row interface{ Scan(...any) error }) (store.Device, error) {
 	var d store.Device
-	var network string
 	var created, updated int64
 	var decommissioned, contact, upload, reject, lastSeq, first, last sql.NullInt64
 	st := &d.Stats
-	if err := row.Scan(&d.ID, &d.AccountID, &d.SiteID, &d.Serial, &network, &d.CredentialSalt, &d.CredentialHash, &created, &updated,
+	if err := row.Scan(&d.ID, &d.AccountID, &d.SiteID, &d.SerialIndex, &d.Sealed, &d.CredentialSalt, &d.CredentialHash, &created, &updated,
 		&decommissioned, &contact, &upload, &reject, &st.LastRejectCode, &st.LastRejectReason,
 		&st.Files, &st.Readings, &lastSeq, &first, &last, &st.CurrentKeyID); err != nil {
 		return store.Device{}, err
 	}
-	d.Network = []byte(network)
 	d.CreatedAt, d.UpdatedAt, d.DecommissionedAt = fromMicros(created), fromMicros(updated), fromNullMicros(decommissioned)
 	st.LastContactAt, st.LastUploadAt, st.LastRejectAt = fromNullMicros(contact), fromNullMicros(upload), fromNullMicros(reject)
 	st.LastSequence, st.FirstReading, st.LastReading = uint64(lastSeq.Int64), first.Int64, last.Int64
@@ -44,9 +42,9 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device, first store.De
 		if n == 0 {
 			return fmt.Errorf("site %s: %w", d.SiteID, store.ErrNotFound)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, account_id, site_id, serial, network, credential_salt, credential_hash,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, account_id, site_id, serial_index, sealed, credential_salt, credential_hash,
 			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.AccountID, d.SiteID, d.Serial, string(d.Network), d.CredentialSalt, d.CredentialHash,
+			d.ID, d.AccountID, d.SiteID, d.SerialIndex, d.Sealed, d.CredentialSalt, d.CredentialHash,
 			micros(d.CreatedAt), micros(d.UpdatedAt)); err != nil {
 			return err
 		}
@@ -76,8 +74,8 @@ func (s *Store) ListDevices(ctx context.Context, f store.DeviceFilter) ([]store.
 	if f.SiteID != "" {
 		where, args = append(where, "site_id = ?"), append(args, f.SiteID)
 	}
-	if f.Serial != "" {
-		where, args = append(where, "serial = ?"), append(args, f.Serial)
+	if f.SerialIndex != nil {
+		where, args = append(where, "serial_index = ?"), append(args, f.SerialIndex)
 	}
 	if f.SiteIDs != nil {
 		var in string
@@ -87,20 +85,8 @@ func (s *Store) ListDevices(ctx context.Context, f store.DeviceFilter) ([]store.
 	if !f.IncludeDecommissioned {
 		where = append(where, "decommissioned_at IS NULL")
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE `+strings.Join(where, " AND ")+` ORDER BY serial, id`, args...)
-	if err != nil {
-		return nil, mapErr("list devices", err)
-	}
-	defer rows.Close()
-	out := []store.Device{}
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, mapErr("list devices", err)
-		}
-		out = append(out, d)
-	}
-	return out, mapErr("list devices", rows.Err())
+	return queryAll(ctx, s.r, "list devices", scanDevice,
+		`SELECT `+deviceColumns+` FROM devices WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at, id`, args...)
 }
 
 // deviceState tells a missing device from a decommissioned one after an UPDATE that matched
@@ -149,6 +135,25 @@ func (s *Store) DecommissionDevice(ctx context.Context, accountID, id string, at
 		return bumpEpoch(ctx, tx)
 	})
 	return mapErr("decommission device "+id, err)
+}
+
+// ReplaceDevice implements store.DeviceStore.
+func (s *Store) ReplaceDevice(ctx context.Context, accountID, id string, r store.DeviceReplacement) error {
+	err := s.inEpochTx(ctx, func(tx *sql.Tx) error {
+		if err := deviceState(ctx, tx, accountID, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET serial_index = ?, sealed = ?, credential_salt = ?, credential_hash = ?,
+			updated_at = ? WHERE id = ?`, r.SerialIndex, r.Sealed, r.CredentialSalt, r.CredentialHash, micros(r.At), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO device_keys (device_id, key_id, sealed_key, created_at) VALUES (?, ?, ?, ?)`,
+			id, r.Key.KeyID, r.Key.SealedKey, micros(r.Key.CreatedAt)); err != nil {
+			return err
+		}
+		return bumpEpoch(ctx, tx)
+	})
+	return mapErr("replace device "+id, err)
 }
 
 // CreateDeviceKey implements store.DeviceStore.

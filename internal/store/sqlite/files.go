@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/smart-impulse/smartx/internal/store"
@@ -29,8 +28,8 @@ const (
 		WHERE id = ?7`
 	insertFileSQL = `INSERT INTO data_files (device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading,
 		interval_ms, gaps, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertSegmentSQL = `INSERT INTO segments (device_id, t_min, file_sequence, channel_index, part, t_max, count, channel, unit,
-		resolution, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertSegmentSQL = `INSERT INTO segments (device_id, t_min, file_sequence, channel_index, part, t_max, count, channel_tag,
+		sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // ingestStmts are the prepared statements of StoreFile.
@@ -72,28 +71,19 @@ type segmentSink struct {
 	stmt     *sql.Stmt
 	deviceID string
 	sequence int64
-	buf      []byte
 	span     int64 // the longest segment so far
 }
 
 // Add implements store.SegmentSink.
-func (k *segmentSink) Add(c store.ChannelReadings) error {
-	n := len(c.Times)
-	if n == 0 {
-		return nil
+func (k *segmentSink) Add(sg *store.Segment) error {
+	if err := store.CheckSegment(sg); err != nil {
+		return err
 	}
-	if n != len(c.Values) {
-		return fmt.Errorf("segment of channel %d: %d times for %d values", c.Index, n, len(c.Values))
-	}
-	k.buf = store.AppendSegment(k.buf[:0], c.Times, c.Values)
-	k.span = max(k.span, c.Times[n-1]-c.Times[0])
-	_, err := k.stmt.ExecContext(k.ctx, k.deviceID, c.Times[0], k.sequence, c.Index, c.Part, c.Times[n-1], n,
-		c.Name, c.Unit, c.Resolution, k.buf)
+	k.span = max(k.span, sg.TMax-sg.TMin)
+	_, err := k.stmt.ExecContext(k.ctx, k.deviceID, sg.TMin, k.sequence, sg.ChannelIndex, sg.Part, sg.TMax, sg.Count,
+		sg.ChannelTag, sg.Sealed)
 	return err
 }
-
-// segmentBuffers recycles the encoding buffer of segments across files.
-var segmentBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // errDecode marks an error of the caller's decode function, returned unchanged.
 type errDecode struct{ err error }
@@ -106,8 +96,6 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 	if sequence > math.MaxInt64 {
 		return fmt.Errorf("%s: sequence over %d", what, int64(math.MaxInt64))
 	}
-	bufp := segmentBuffers.Get().(*[]byte)
-	defer segmentBuffers.Put(bufp)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var decommissioned, exists bool
 		if err := tx.StmtContext(ctx, s.ingest.check).QueryRowContext(ctx, int64(sequence), deviceID, accountID).Scan(&decommissioned, &exists); err != nil {
@@ -119,9 +107,8 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 		case exists:
 			return store.ErrConflict
 		}
-		sink := &segmentSink{ctx: ctx, stmt: tx.StmtContext(ctx, s.ingest.insertSegment), deviceID: deviceID, sequence: int64(sequence), buf: *bufp}
+		sink := &segmentSink{ctx: ctx, stmt: tx.StmtContext(ctx, s.ingest.insertSegment), deviceID: deviceID, sequence: int64(sequence)}
 		f, err := decode(sink)
-		*bufp = sink.buf
 		if err != nil {
 			return errDecode{err}
 		}
@@ -319,28 +306,19 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 	}
 	args := []any{q.DeviceID, lower, q.To, q.From}
 	where := `device_id = ? AND t_min >= ? AND t_min < ? AND t_max >= ?`
-	if len(q.Channels) > 0 {
+	if len(q.ChannelTags) > 0 {
 		var in string
-		in, args = inList(args, q.Channels)
-		where += ` AND channel IN ` + in
+		in, args = inList(args, q.ChannelTags)
+		where += ` AND channel_tag IN ` + in
 	}
-	const columns = `t_min, file_sequence, channel_index, part, t_max, count, channel, unit, resolution, data`
+	const columns = `t_min, file_sequence, channel_index, part, t_max, count, channel_tag, sealed`
 	const order = ` ORDER BY t_min, file_sequence, channel_index, part LIMIT ?`
 	first := `SELECT ` + columns + ` FROM segments WHERE ` + where + order
 	next := `SELECT ` + columns + ` FROM segments WHERE ` + where + ` AND (t_min, file_sequence, channel_index, part) > (?, ?, ?, ?)` + order
 
 	batch := make([]store.Segment, 0, segmentBatch)
-	offsets := make([]int, 0, segmentBatch)
+	offsets := make([]int, 0, 2*segmentBatch)
 	var arena []byte
-	labels := map[string]string{} // interned channel names and units
-	intern := func(b sql.RawBytes) string {
-		if v, ok := labels[string(b)]; ok {
-			return v
-		}
-		v := string(b)
-		labels[v] = v
-		return v
-	}
 	var lastT, lastSeq, lastCh, lastPart int64
 	for page := 0; ; page++ {
 		var rows *sql.Rows
@@ -357,15 +335,16 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 		for !full && rows.Next() {
 			var sg store.Segment
 			var seq int64
-			var name, unit, data sql.RawBytes
-			if err := rows.Scan(&sg.TMin, &seq, &sg.ChannelIndex, &sg.Part, &sg.TMax, &sg.Count, &name, &unit, &sg.Resolution, &data); err != nil {
+			var tag, sealed sql.RawBytes
+			if err := rows.Scan(&sg.TMin, &seq, &sg.ChannelIndex, &sg.Part, &sg.TMax, &sg.Count, &tag, &sealed); err != nil {
 				rows.Close()
 				return mapErr("readings of device "+q.DeviceID, err)
 			}
 			sg.FileSequence = uint64(seq)
-			sg.Name, sg.Unit = intern(name), intern(unit)
 			offsets = append(offsets, len(arena))
-			arena = append(arena, data...)
+			arena = append(arena, tag...)
+			offsets = append(offsets, len(arena))
+			arena = append(arena, sealed...)
 			batch = append(batch, sg)
 			full = len(batch) == segmentBatch || len(arena) >= segmentBatchBytes
 		}
@@ -375,11 +354,12 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
 		for i := range batch {
-			end := len(arena)
-			if i+1 < len(batch) {
-				end = offsets[i+1]
+			tagAt, sealedAt, end := offsets[2*i], offsets[2*i+1], len(arena)
+			if 2*i+2 < len(offsets) {
+				end = offsets[2*i+2]
 			}
-			batch[i].Data = arena[offsets[i]:end:end]
+			batch[i].ChannelTag = arena[tagAt:sealedAt:sealedAt]
+			batch[i].Sealed = arena[sealedAt:end:end]
 			if err := fn(&batch[i]); err != nil {
 				return err
 			}

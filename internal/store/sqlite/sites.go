@@ -9,12 +9,12 @@ import (
 	"github.com/smart-impulse/smartx/internal/store"
 )
 
-const siteColumns = `id, account_id, name, address, time_zone, created_at, updated_at`
+const siteColumns = `id, account_id, name_index, sealed, created_at, updated_at`
 
 func scanSite(row interface{ Scan(...any) error }) (store.Site, error) {
 	var s store.Site
 	var created, updated int64
-	if err := row.Scan(&s.ID, &s.AccountID, &s.Name, &s.Address, &s.TimeZone, &created, &updated); err != nil {
+	if err := row.Scan(&s.ID, &s.AccountID, &s.NameIndex, &s.Sealed, &created, &updated); err != nil {
 		return store.Site{}, err
 	}
 	s.CreatedAt, s.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -23,8 +23,8 @@ func scanSite(row interface{ Scan(...any) error }) (store.Site, error) {
 
 // CreateSite implements store.SiteStore.
 func (s *Store) CreateSite(ctx context.Context, site store.Site) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sites (`+siteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		site.ID, site.AccountID, site.Name, site.Address, site.TimeZone, micros(site.CreatedAt), micros(site.UpdatedAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sites (`+siteColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		site.ID, site.AccountID, site.NameIndex, site.Sealed, micros(site.CreatedAt), micros(site.UpdatedAt))
 	return mapErr("create site", err)
 }
 
@@ -35,7 +35,7 @@ func (s *Store) Site(ctx context.Context, accountID, id string) (store.Site, err
 }
 
 // inList returns "(?, ?, ...)" for n values and appends them to args.
-func inList(args []any, values []string) (string, []any) {
+func inList[T any](args []any, values []T) (string, []any) {
 	if len(values) == 0 {
 		return "(NULL)", args // matches nothing, as an empty restriction must
 	}
@@ -49,41 +49,22 @@ func inList(args []any, values []string) (string, []any) {
 func (s *Store) ListSites(ctx context.Context, f store.SiteFilter) ([]store.Site, error) {
 	where := []string{"account_id = ?"}
 	args := []any{f.AccountID}
-	if f.Name != "" {
-		where, args = append(where, "name = ?"), append(args, f.Name)
+	if f.NameIndex != nil {
+		where, args = append(where, "name_index = ?"), append(args, f.NameIndex)
 	}
 	if f.IDs != nil {
 		var in string
 		in, args = inList(args, f.IDs)
 		where = append(where, "id IN "+in)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+siteColumns+` FROM sites WHERE `+strings.Join(where, " AND ")+` ORDER BY name, id`, args...)
-	if err != nil {
-		return nil, mapErr("list sites", err)
-	}
-	defer rows.Close()
-	out := []store.Site{}
-	for rows.Next() {
-		site, err := scanSite(rows)
-		if err != nil {
-			return nil, mapErr("list sites", err)
-		}
-		out = append(out, site)
-	}
-	return out, mapErr("list sites", rows.Err())
+	return queryAll(ctx, s.r, "list sites", scanSite,
+		`SELECT `+siteColumns+` FROM sites WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at, id`, args...)
 }
 
 // UpdateSite implements store.SiteStore.
 func (s *Store) UpdateSite(ctx context.Context, site store.Site) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE sites SET name = ?, address = ?, time_zone = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
-		site.Name, site.Address, site.TimeZone, micros(site.UpdatedAt), site.ID, site.AccountID)
-	if err != nil {
-		return mapErr("update site "+site.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update site %s: %w", site.ID, store.ErrNotFound)
-	}
-	return nil
+	return s.execOne(ctx, "update site "+site.ID, `UPDATE sites SET name_index = ?, sealed = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+		site.NameIndex, site.Sealed, micros(site.UpdatedAt), site.ID, site.AccountID)
 }
 
 // DeleteSite implements store.SiteStore: the count of devices in service and the delete are one
@@ -102,9 +83,6 @@ func (s *Store) DeleteSite(ctx context.Context, accountID, id string) error {
 		if err != nil {
 			return mapErr("delete site "+id, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("delete site %s: %w", id, store.ErrNotFound)
-		}
-		return nil
+		return exactlyOne(res, "delete site "+id)
 	})
 }

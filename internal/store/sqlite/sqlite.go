@@ -1,6 +1,12 @@
 // Package sqlite implements store.Store on SQLite through modernc.org/sqlite, a pure-Go driver,
 // so the server cross-compiles and runs without a C toolchain.
 //
+// The store keeps what the server hands it: customer data arrives sealed (see package store).
+// secure_delete is on, so deleted rows are overwritten with zeros in the database file, and a
+// deletion of an account or user is followed by a checkpoint that empties the write-ahead log:
+// no copy of the files taken afterwards holds a remnant of what was deleted. The database file
+// and its WAL are created owner-only (0600) whatever the umask.
+//
 // The database runs in WAL mode with synchronous=NORMAL: a commit is durable against a crash of
 // the process, and the database stays consistent across a power loss, which may at worst lose
 // the transactions committed since the last checkpoint. For an audit log, token records and
@@ -67,8 +73,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database: invalid file name %q: it must be non-empty and contain no ? or #", path)
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	common := "_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout/time.Millisecond)) + ")" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)"
 	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -169,6 +178,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if current > len(ms) {
 		return fmt.Errorf("database schema version %d is newer than this smartx supports (%d): upgrade smartx", current, len(ms))
 	}
+	if current > 0 && current < sealedSchema {
+		var accounts int
+		if err := s.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&accounts); err != nil {
+			return fmt.Errorf("read schema version %d: %w", current, err)
+		}
+		if accounts > 0 {
+			return fmt.Errorf("%w (schema %d, %d account(s))", ErrUnsealedDatabase, current, accounts)
+		}
+	}
 	for _, m := range ms[current:] {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -184,6 +202,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// sealedSchema is the first schema version whose customer data is sealed (0003_sealed.sql).
+const sealedSchema = 3
+
+// ErrUnsealedDatabase is a database written by a smartx from before customer data was sealed
+// at rest, which still holds accounts.
+var ErrUnsealedDatabase = errors.New("this database was written by an older smartx that kept customer data in clear")
 
 // SchemaVersion returns the number of the last migration applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
@@ -212,6 +237,45 @@ func (s *Store) inEpochTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return s.signalEpoch()
+}
+
+// wipe makes a committed deletion leave no remnant in the files: secure_delete already zeroed
+// the rows in the pages written, and a TRUNCATE checkpoint copies those pages into the database
+// file and empties the write-ahead log, which still holds the pages as they were before. A
+// reader in the middle of a query can hold the checkpoint back, so it is retried briefly.
+func (s *Store) wipe(ctx context.Context, what string) error {
+	var busy, logFrames, checkpointed int
+	for range 50 {
+		if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+			return fmt.Errorf("%s: wipe the write-ahead log: %w", what, err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: wipe the write-ahead log: %w", what, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s: the write-ahead log could not be emptied (readers kept it busy): it still holds the deleted rows until the next checkpoint", what)
+}
+
+// createPrivate creates the database file owner-only if it does not exist, and makes an
+// existing one (and its WAL and shared-memory files) owner-only: SQLite gives the files it
+// creates the database file's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-epoch"} {
+		if err := restrictToOwner(p); err != nil {
+			return fmt.Errorf("open database %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // mapErr turns driver errors into the store's sentinels: unique violations into ErrConflict,

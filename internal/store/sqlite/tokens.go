@@ -11,7 +11,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/store"
 )
 
-const tokenColumns = `id, account_id, user_id, kind, name, scopes, sites, secret_salt, secret_hash, key_id,
+const tokenColumns = `id, account_id, user_id, parent_id, kind, sealed_name, scopes, sites, secret_salt, secret_hash, key_id,
 	created_at, expires_at, last_used_at, revoked_at`
 
 func scanToken(row interface{ Scan(...any) error }) (store.Token, error) {
@@ -19,7 +19,7 @@ func scanToken(row interface{ Scan(...any) error }) (store.Token, error) {
 	var kind, scopes, sites string
 	var created, expires int64
 	var lastUsed, revoked sql.NullInt64
-	if err := row.Scan(&t.ID, &t.AccountID, &t.UserID, &kind, &t.Name, &scopes, &sites, &t.SecretSalt, &t.SecretHash,
+	if err := row.Scan(&t.ID, &t.AccountID, &t.UserID, &t.ParentID, &kind, &t.SealedName, &scopes, &sites, &t.SecretSalt, &t.SecretHash,
 		&t.KeyID, &created, &expires, &lastUsed, &revoked); err != nil {
 		return store.Token{}, err
 	}
@@ -45,8 +45,8 @@ func jsonList[T any](v []T) string {
 
 // CreateToken implements store.TokenStore.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.AccountID, t.UserID, string(t.Kind), t.Name, jsonList(t.Scopes), jsonList(t.Sites), t.SecretSalt, t.SecretHash,
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.AccountID, t.UserID, t.ParentID, string(t.Kind), t.SealedName, jsonList(t.Scopes), jsonList(t.Sites), t.SecretSalt, t.SecretHash,
 		t.KeyID, micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt))
 	return mapErr("create token", err)
 }
@@ -59,56 +59,54 @@ func (s *Store) Token(ctx context.Context, id string) (store.Token, error) {
 
 // ListTokens implements store.TokenStore.
 func (s *Store) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens
+	return queryAll(ctx, s.r, "list tokens", scanToken, `SELECT `+tokenColumns+` FROM tokens
 		WHERE account_id = ? AND (? = '' OR user_id = ?) AND (? = '' OR kind = ?)
 		ORDER BY created_at DESC, id`, f.AccountID, f.UserID, f.UserID, string(f.Kind), string(f.Kind))
+}
+
+// revokeTree revokes, inside tx, the tokens rootQuery selects (by id) and every token minted
+// from them, directly or not; it returns how many it revoked.
+func revokeTree(ctx context.Context, tx *sql.Tx, at time.Time, rootQuery string, args ...any) (int, error) {
+	res, err := tx.ExecContext(ctx, `WITH RECURSIVE tree(id) AS (`+rootQuery+`
+			UNION SELECT t.id FROM tokens t JOIN tree ON t.parent_id = tree.id)
+		UPDATE tokens SET revoked_at = ? WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL`, append(args, micros(at))...)
 	if err != nil {
-		return nil, mapErr("list tokens", err)
+		return 0, err
 	}
-	defer rows.Close()
-	out := []store.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, mapErr("list tokens", err)
-		}
-		out = append(out, t)
-	}
-	return out, mapErr("list tokens", rows.Err())
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // RevokeToken implements store.TokenStore.
-func (s *Store) RevokeToken(ctx context.Context, accountID, id string, at time.Time) error {
-	return s.inEpochTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE id = ? AND account_id = ?`, id, accountID).Scan(&n); err != nil {
-			return mapErr("revoke token "+id, err)
+func (s *Store) RevokeToken(ctx context.Context, accountID, id string, at time.Time) (int, error) {
+	var n int
+	err := s.inEpochTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE id = ? AND account_id = ?`, id, accountID).Scan(&one); err != nil {
+			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("revoke token %s: %w", id, store.ErrNotFound)
+		var err error
+		if n, err = revokeTree(ctx, tx, at, `SELECT id FROM tokens WHERE id = ?`, id); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
-			micros(at), id, accountID); err != nil {
-			return mapErr("revoke token "+id, err)
-		}
-		return mapErr("revoke token "+id, bumpEpoch(ctx, tx))
+		return bumpEpoch(ctx, tx)
 	})
+	return n, mapErr("revoke token "+id, err)
 }
 
 // RevokeUserTokens implements store.TokenStore.
 func (s *Store) RevokeUserTokens(ctx context.Context, accountID, userID string, kind api.TokenKind, at time.Time) (int, error) {
-	var n int64
+	var n int
 	err := s.inEpochTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?
-			WHERE account_id = ? AND user_id = ? AND (? = '' OR kind = ?) AND revoked_at IS NULL`,
-			micros(at), accountID, userID, string(kind), string(kind))
+		var err error
+		n, err = revokeTree(ctx, tx, at, `SELECT id FROM tokens WHERE account_id = ? AND user_id = ? AND (? = '' OR kind = ?) AND revoked_at IS NULL`,
+			accountID, userID, string(kind), string(kind))
 		if err != nil {
 			return err
 		}
-		n, _ = res.RowsAffected()
 		return bumpEpoch(ctx, tx)
 	})
-	return int(n), mapErr("revoke tokens of "+userID, err)
+	return n, mapErr("revoke tokens of "+userID, err)
 }
 
 // TouchTokens implements store.TokenStore.
@@ -135,21 +133,30 @@ func (s *Store) DeleteTokensBefore(ctx context.Context, t time.Time) (int64, err
 	if err != nil {
 		return 0, mapErr("delete old tokens", err)
 	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	return res.RowsAffected()
 }
 
 // CreateTokenKey implements store.TokenKeyStore.
 func (s *Store) CreateTokenKey(ctx context.Context, k store.TokenKey) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO token_keys (id, account_id, version, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.AccountID, k.Version, k.WrappedKey, micros(k.CreatedAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The user must be the account's: the foreign key alone would accept another account's.
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ? AND account_id = ?`, k.UserID, k.AccountID).Scan(&one); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO token_keys (id, account_id, user_id, version, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			k.ID, k.AccountID, k.UserID, k.Version, k.WrappedKey, micros(k.CreatedAt))
+		return err
+	})
 	return mapErr("create token key", err)
 }
+
+const tokenKeyColumns = `id, account_id, user_id, version, wrapped_key, created_at`
 
 func scanTokenKey(row *sql.Row) (store.TokenKey, error) {
 	var k store.TokenKey
 	var created int64
-	if err := row.Scan(&k.ID, &k.AccountID, &k.Version, &k.WrappedKey, &created); err != nil {
+	if err := row.Scan(&k.ID, &k.AccountID, &k.UserID, &k.Version, &k.WrappedKey, &created); err != nil {
 		return store.TokenKey{}, err
 	}
 	k.CreatedAt = fromMicros(created)
@@ -158,13 +165,13 @@ func scanTokenKey(row *sql.Row) (store.TokenKey, error) {
 
 // TokenKey implements store.TokenKeyStore.
 func (s *Store) TokenKey(ctx context.Context, id string) (store.TokenKey, error) {
-	k, err := scanTokenKey(s.r.QueryRowContext(ctx, `SELECT id, account_id, version, wrapped_key, created_at FROM token_keys WHERE id = ?`, id))
+	k, err := scanTokenKey(s.r.QueryRowContext(ctx, `SELECT `+tokenKeyColumns+` FROM token_keys WHERE id = ?`, id))
 	return k, mapErr("token key "+id, err)
 }
 
 // LatestTokenKey implements store.TokenKeyStore.
-func (s *Store) LatestTokenKey(ctx context.Context, accountID string) (store.TokenKey, error) {
-	k, err := scanTokenKey(s.r.QueryRowContext(ctx, `SELECT id, account_id, version, wrapped_key, created_at FROM token_keys
-		WHERE account_id = ? ORDER BY version DESC LIMIT 1`, accountID))
-	return k, mapErr("token key of "+accountID, err)
+func (s *Store) LatestTokenKey(ctx context.Context, accountID, userID string) (store.TokenKey, error) {
+	k, err := scanTokenKey(s.r.QueryRowContext(ctx, `SELECT `+tokenKeyColumns+` FROM token_keys
+		WHERE account_id = ? AND user_id = ? ORDER BY version DESC LIMIT 1`, accountID, userID))
+	return k, mapErr("token key of "+userID, err)
 }

@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +15,13 @@ import (
 )
 
 func newSite(f fixture, name string) store.Site {
-	return store.Site{ID: newID(api.PrefixSite), AccountID: f.acc.ID, Name: name, Address: "1 rue de la Paix", TimeZone: "Europe/Paris",
+	return store.Site{ID: newID(api.PrefixSite), AccountID: f.acc.ID, NameIndex: index(name), Sealed: sealed(name + "|1 rue de la Paix|Europe/Paris"),
 		CreatedAt: base, UpdatedAt: base}
 }
 
 func newDevice(site store.Site, serial string) (store.Device, store.DeviceKey) {
-	d := store.Device{ID: newID(api.PrefixDevice), AccountID: site.AccountID, SiteID: site.ID, Serial: serial,
-		Network: []byte(`{"mode":"dhcp"}`), CredentialSalt: []byte("salt"), CredentialHash: []byte("hash"), CreatedAt: base, UpdatedAt: base}
+	d := store.Device{ID: newID(api.PrefixDevice), AccountID: site.AccountID, SiteID: site.ID, SerialIndex: index(serial),
+		Sealed: sealed(serial + `|{"mode":"dhcp"}`), CredentialSalt: []byte("salt"), CredentialHash: []byte("hash"), CreatedAt: base, UpdatedAt: base}
 	return d, store.DeviceKey{DeviceID: d.ID, KeyID: 1, SealedKey: []byte("sealed-1"), CreatedAt: base}
 }
 
@@ -56,7 +58,8 @@ func testSites(t *testing.T, s store.Store) {
 
 	got, err := s.Site(ctx, f.acc.ID, a.ID)
 	must(t, err)
-	if got != a {
+	if got.ID != a.ID || got.AccountID != a.AccountID || !bytes.Equal(got.NameIndex, a.NameIndex) || !bytes.Equal(got.Sealed, a.Sealed) ||
+		!got.CreatedAt.Equal(a.CreatedAt) || !got.UpdatedAt.Equal(a.UpdatedAt) {
 		t.Fatalf("Site = %+v, want %+v", got, a)
 	}
 	_, err = s.Site(ctx, f.acc.ID, theirs.ID)
@@ -67,9 +70,9 @@ func testSites(t *testing.T, s store.Store) {
 		filter store.SiteFilter
 		want   []string
 	}{
-		{"all, by name", store.SiteFilter{AccountID: f.acc.ID}, []string{a.ID, b.ID}},
-		{"exact name", store.SiteFilter{AccountID: f.acc.ID, Name: "B building"}, []string{b.ID}},
-		{"name of another account's site", store.SiteFilter{AccountID: other.acc.ID, Name: "B building"}, nil},
+		{"all, by creation", store.SiteFilter{AccountID: f.acc.ID}, sortedByCreation(b, a)},
+		{"exact name", store.SiteFilter{AccountID: f.acc.ID, NameIndex: index("B building")}, []string{b.ID}},
+		{"name of another account's site", store.SiteFilter{AccountID: other.acc.ID, NameIndex: index("B building")}, nil},
 		{"restricted", store.SiteFilter{AccountID: f.acc.ID, IDs: []string{b.ID, theirs.ID}}, []string{b.ID}},
 		{"restricted to nothing", store.SiteFilter{AccountID: f.acc.ID, IDs: []string{}}, nil},
 	}
@@ -84,12 +87,13 @@ func testSites(t *testing.T, s store.Store) {
 	}
 
 	renamed := a
-	renamed.Name, renamed.TimeZone, renamed.UpdatedAt = "B building", "UTC", base.Add(time.Hour)
+	renamed.NameIndex, renamed.Sealed, renamed.UpdatedAt = index("B building"), sealed("B building||UTC"), base.Add(time.Hour)
 	wantErr(t, s.UpdateSite(ctx, renamed), store.ErrConflict)
-	renamed.Name = "C building"
+	renamed.NameIndex, renamed.Sealed = index("C building"), sealed("C building||UTC")
 	must(t, s.UpdateSite(ctx, renamed))
 	got, _ = s.Site(ctx, f.acc.ID, a.ID)
-	if got.Name != "C building" || got.TimeZone != "UTC" || !got.UpdatedAt.Equal(base.Add(time.Hour)) || !got.CreatedAt.Equal(base) {
+	if !bytes.Equal(got.NameIndex, index("C building")) || !bytes.Equal(got.Sealed, renamed.Sealed) || !got.UpdatedAt.Equal(base.Add(time.Hour)) ||
+		!got.CreatedAt.Equal(base) {
 		t.Fatalf("after UpdateSite: %+v", got)
 	}
 	stranger := renamed
@@ -135,7 +139,7 @@ func testDevices(t *testing.T, s store.Store) {
 
 	got, err := s.Device(ctx, f.acc.ID, d1.ID)
 	must(t, err)
-	if got.Serial != "SX-00001" || got.SiteID != south.ID || string(got.Network) != `{"mode":"dhcp"}` || string(got.CredentialHash) != "hash" ||
+	if !bytes.Equal(got.SerialIndex, index("SX-00001")) || got.SiteID != south.ID || !bytes.Equal(got.Sealed, d1.Sealed) || string(got.CredentialHash) != "hash" ||
 		got.Decommissioned() || got.Stats.CurrentKeyID != 1 || got.Stats.Files != 0 || !got.CreatedAt.Equal(base) {
 		t.Fatalf("Device = %+v", got)
 	}
@@ -187,6 +191,25 @@ func testDevices(t *testing.T, s store.Store) {
 	}
 	wantErr(t, s.RecordContact(ctx, other.acc.ID, d1.ID, store.Contact{At: base}), store.ErrNotFound)
 
+	// Replacing the hardware keeps the device, changes its serial, credential and current key,
+	// and moves the epoch; the old unit's serial is free again.
+	epoch, _ = s.RevocationEpoch(ctx)
+	swap := store.DeviceReplacement{SerialIndex: index("SX-00003"), Sealed: sealed(`SX-00003|{"mode":"dhcp"}`), CredentialSalt: []byte("salt3"),
+		CredentialHash: []byte("hash3"), Key: store.DeviceKey{DeviceID: d2.ID, KeyID: 2, SealedKey: []byte("sealed-2"), CreatedAt: base}, At: base.Add(time.Minute)}
+	must(t, s.ReplaceDevice(ctx, f.acc.ID, d2.ID, swap))
+	got, _ = s.Device(ctx, f.acc.ID, d2.ID)
+	after, _ = s.RevocationEpoch(ctx)
+	if !bytes.Equal(got.SerialIndex, swap.SerialIndex) || !bytes.Equal(got.Sealed, swap.Sealed) || string(got.CredentialHash) != "hash3" ||
+		got.Stats.CurrentKeyID != 2 || got.SiteID != north.ID || !got.UpdatedAt.Equal(swap.At) || after == epoch {
+		t.Fatalf("after ReplaceDevice: %+v, epoch %d -> %d", got, epoch, after)
+	}
+	wantErr(t, s.ReplaceDevice(ctx, f.acc.ID, d2.ID, swap), store.ErrConflict) // key id 2 exists
+	taken := swap
+	taken.SerialIndex, taken.Key.KeyID = index("SX-00001"), 3 // d1's serial, in service
+	wantErr(t, s.ReplaceDevice(ctx, f.acc.ID, d2.ID, taken), store.ErrConflict)
+	wantErr(t, s.ReplaceDevice(ctx, other.acc.ID, d2.ID, taken), store.ErrNotFound)
+	spare := mustDevice(t, s, north, "SX-00002") // the old serial is free
+
 	// Decommissioning frees the serial, keeps the row, and refuses changes.
 	must(t, s.DecommissionDevice(ctx, f.acc.ID, d1.ID, base.Add(time.Hour)))
 	must(t, s.DecommissionDevice(ctx, f.acc.ID, d1.ID, base.Add(2*time.Hour))) // keeps the first time
@@ -197,6 +220,9 @@ func testDevices(t *testing.T, s store.Store) {
 	}
 	wantErr(t, s.SetDeviceCredential(ctx, f.acc.ID, d1.ID, nil, nil, base), store.ErrDecommissioned)
 	wantErr(t, s.CreateDeviceKey(ctx, f.acc.ID, store.DeviceKey{DeviceID: d1.ID, KeyID: 3, SealedKey: []byte("x"), CreatedAt: base}), store.ErrDecommissioned)
+	retired := swap
+	retired.SerialIndex, retired.Key.DeviceID, retired.Key.KeyID = index("SX-00004"), d1.ID, 9
+	wantErr(t, s.ReplaceDevice(ctx, f.acc.ID, d1.ID, retired), store.ErrDecommissioned)
 	again := mustDevice(t, s, north, "SX-00001")
 
 	list := func(f store.DeviceFilter) []string {
@@ -214,10 +240,10 @@ func testDevices(t *testing.T, s store.Store) {
 		filter store.DeviceFilter
 		want   []string
 	}{
-		{"in service, by serial", store.DeviceFilter{AccountID: f.acc.ID}, []string{again.ID, d2.ID}},
-		{"with decommissioned", store.DeviceFilter{AccountID: f.acc.ID, IncludeDecommissioned: true}, sortedBySerial(d1, again, d2)},
-		{"site", store.DeviceFilter{AccountID: f.acc.ID, SiteID: north.ID}, []string{again.ID, d2.ID}},
-		{"serial", store.DeviceFilter{AccountID: f.acc.ID, Serial: "SX-00002"}, []string{d2.ID}},
+		{"in service, by creation", store.DeviceFilter{AccountID: f.acc.ID}, []string{d2.ID, spare.ID, again.ID}},
+		{"with decommissioned", store.DeviceFilter{AccountID: f.acc.ID, IncludeDecommissioned: true}, []string{d2.ID, d1.ID, spare.ID, again.ID}},
+		{"site", store.DeviceFilter{AccountID: f.acc.ID, SiteID: north.ID}, []string{d2.ID, spare.ID, again.ID}},
+		{"serial", store.DeviceFilter{AccountID: f.acc.ID, SerialIndex: index("SX-00003")}, []string{d2.ID}},
 		{"restricted sites", store.DeviceFilter{AccountID: f.acc.ID, SiteIDs: []string{south.ID}, IncludeDecommissioned: true}, []string{d1.ID}},
 		{"restricted to nothing", store.DeviceFilter{AccountID: f.acc.ID, SiteIDs: []string{}}, nil},
 	}
@@ -230,43 +256,48 @@ func testDevices(t *testing.T, s store.Store) {
 	}
 }
 
-// sortedBySerial orders devices with equal serials by id, as ListDevices does.
-func sortedBySerial(ds ...store.Device) []string {
-	slices.SortFunc(ds, func(a, b store.Device) int {
-		if a.Serial != b.Serial {
-			if a.Serial < b.Serial {
-				return -1
-			}
-			return 1
+// sortedByCreation orders sites as ListSites does: by creation time, then id.
+func sortedByCreation(sites ...store.Site) []string {
+	slices.SortFunc(sites, func(a, b store.Site) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
 		}
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
+		return strings.Compare(a.ID, b.ID)
 	})
-	var ids []string
-	for _, d := range ds {
-		ids = append(ids, d.ID)
-	}
-	return ids
+	return siteIDs(sites)
+}
+
+// channel is one channel's readings of a test file. The store sees them as a segment whose
+// "sealed" bytes are, in these tests, the channel's name, a NUL and the readings' encoding:
+// the store must keep them as it got them.
+type channel struct {
+	index, part   int
+	name          string
+	times, values []int64
+}
+
+func (c channel) segment() *store.Segment {
+	data := append([]byte(c.name+"\x00"), store.AppendSegment(nil, c.times, c.values)...)
+	return &store.Segment{ChannelIndex: c.index, Part: c.part, ChannelTag: index(c.name), TMin: c.times[0], TMax: c.times[len(c.times)-1],
+		Count: len(c.times), Sealed: data}
 }
 
 // channelsAt makes a file's two channels of n one-minute readings from start (ms).
-func channelsAt(start int64, n int) []store.ChannelReadings {
-	cs := []store.ChannelReadings{{Index: 0, Name: "main", Unit: "W"}, {Index: 1, Name: "voltage", Unit: "V", Resolution: -1}}
+func channelsAt(start int64, n int) []channel {
+	cs := []channel{{index: 0, name: "main"}, {index: 1, name: "voltage"}}
 	for i := range n {
 		t := start + int64(i)*60_000
-		cs[0].Times, cs[0].Values = append(cs[0].Times, t), append(cs[0].Values, int64(1000+i))
-		cs[1].Times, cs[1].Values = append(cs[1].Times, t), append(cs[1].Values, int64(2300-i))
+		cs[0].times, cs[0].values = append(cs[0].times, t), append(cs[0].values, int64(1000+i))
+		cs[1].times, cs[1].values = append(cs[1].times, t), append(cs[1].values, int64(2300-i))
 	}
 	return cs
 }
 
 // storeFile stores a file whose decoding yields channels.
-func storeFile(s store.Store, accountID string, f store.DataFile, channels []store.ChannelReadings) error {
+func storeFile(s store.Store, accountID string, f store.DataFile, channels []channel) error {
 	return s.StoreFile(context.Background(), accountID, f.DeviceID, f.Sequence, func(sink store.SegmentSink) (store.DataFile, error) {
 		for _, c := range channels {
-			if err := sink.Add(c); err != nil {
+			if err := sink.Add(c.segment()); err != nil {
 				return store.DataFile{}, err
 			}
 		}
@@ -309,7 +340,7 @@ func testFiles(t *testing.T, s store.Store) {
 	damaged := errors.New("chunk 3 is corrupt")
 	err = s.StoreFile(ctx, f.acc.ID, d.ID, 3, func(sink store.SegmentSink) (store.DataFile, error) {
 		for _, c := range channelsAt(f1.FirstReading, 3) {
-			must(t, sink.Add(c))
+			must(t, sink.Add(c.segment()))
 		}
 		return store.DataFile{}, damaged
 	})
@@ -407,14 +438,18 @@ func scanAll(t *testing.T, s store.Store, q store.SegmentQuery) []scanned {
 		}
 		cp := *sg
 		prev = &cp
-		times, values, err := store.DecodeSegment(sg.Data, sg.TMin, sg.Count, nil, nil)
+		name, data, ok := bytes.Cut(sg.Sealed, []byte{0})
+		if !ok || !bytes.Equal(sg.ChannelTag, index(string(name))) {
+			t.Fatalf("segment came back as tag %q, data %q", sg.ChannelTag, sg.Sealed)
+		}
+		times, values, err := store.DecodeSegment(data, sg.TMin, sg.Count, nil, nil)
 		if err != nil {
 			return err
 		}
 		if times[0] != sg.TMin || times[len(times)-1] != sg.TMax {
 			t.Fatalf("segment bounds %d..%d, readings %d..%d", sg.TMin, sg.TMax, times[0], times[len(times)-1])
 		}
-		out = append(out, scanned{seq: sg.FileSequence, channel: sg.Name, times: times, values: values})
+		out = append(out, scanned{seq: sg.FileSequence, channel: string(name), times: times, values: values})
 		return nil
 	})
 	must(t, err)
@@ -442,7 +477,7 @@ func testSegments(t *testing.T, s store.Store) {
 	}
 	for i, sg := range all {
 		want := channelsAt(t0+int64(i/2)*180_000, 3)[i%2]
-		if sg.seq != uint64(i/2+1) || sg.channel != want.Name || !slices.Equal(sg.times, want.Times) || !slices.Equal(sg.values, want.Values) {
+		if sg.seq != uint64(i/2+1) || sg.channel != want.name || !slices.Equal(sg.times, want.times) || !slices.Equal(sg.values, want.values) {
 			t.Fatalf("segment %d = %+v, want file %d %+v", i, sg, i/2+1, want)
 		}
 	}
@@ -454,7 +489,7 @@ func testSegments(t *testing.T, s store.Store) {
 	}{
 		{"a segment that starts before from", store.SegmentQuery{From: t0 + 180_000 + 60_000, To: t0 + 360_000}, []uint64{2}, []string{"main", "voltage"}},
 		{"to is exclusive", store.SegmentQuery{From: t0, To: t0 + 180_000}, []uint64{1}, []string{"main", "voltage"}},
-		{"one channel", store.SegmentQuery{From: t0, To: t0 + 360_000, Channels: []string{"voltage"}}, []uint64{1, 2}, []string{"voltage"}},
+		{"one channel", store.SegmentQuery{From: t0, To: t0 + 360_000, ChannelTags: [][]byte{index("voltage")}}, []uint64{1, 2}, []string{"voltage"}},
 		{"in a hole between files", store.SegmentQuery{From: t0 + 120_001, To: t0 + 180_000}, nil, nil},
 		{"empty range", store.SegmentQuery{From: t0 + 500, To: t0 + 500}, nil, nil},
 	}
@@ -482,9 +517,9 @@ func testSegments(t *testing.T, s store.Store) {
 		t.Fatalf("a device without files has %d segments", len(got))
 	}
 	// A channel cut into parts, even at equal times, comes back part by part.
-	parts := []store.ChannelReadings{
-		{Index: 0, Part: 0, Name: "main", Unit: "W", Times: []int64{10, 20, 20}, Values: []int64{1, 2, 3}},
-		{Index: 0, Part: 1, Name: "main", Unit: "W", Times: []int64{20, 30}, Values: []int64{4, 5}},
+	parts := []channel{
+		{index: 0, part: 0, name: "main", times: []int64{10, 20, 20}, values: []int64{1, 2, 3}},
+		{index: 0, part: 1, name: "main", times: []int64{20, 30}, values: []int64{4, 5}},
 	}
 	split := fileOf(quiet, 1, time.UnixMilli(10))
 	must(t, storeFile(s, f.acc.ID, split, parts))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,8 +27,12 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"accounts", testAccounts},
 		{"users", testUsers},
+		{"disabling and deleting users", testUserLifecycle},
+		{"two-factor state", testTOTP},
+		{"login challenges", testChallenges},
 		{"token keys", testTokenKeys},
 		{"tokens", testTokens},
+		{"tokens die with what minted them", testTokenLineage},
 		{"revocation epoch moves on every invalidation", testEpoch},
 		{"audit log", testAudit},
 		{"audit pagination", testAuditPagination},
@@ -79,23 +84,39 @@ func newID(prefix string) string {
 	return fmt.Sprintf("%s%016d", prefix, ids)
 }
 
+// index and sealed stand for the server's blind indexes and sealed values: to a store they are
+// opaque bytes, kept and compared as given.
+func index(v string) []byte  { return []byte("index:" + v) }
+func sealed(v string) []byte { return []byte("sealed:" + v) }
+
 func seed(t *testing.T, s store.Store, email string) fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := fixture{acc: store.Account{ID: newID(api.PrefixAccount), Name: "Acme " + email, DataKey: []byte("wrapped-data-key"), CreatedAt: base}}
+	f := fixture{acc: store.Account{ID: newID(api.PrefixAccount), SealedName: sealed("Acme " + email), DataKey: []byte("wrapped-data-key"), CreatedAt: base}}
 	must(t, s.CreateAccount(ctx, f.acc))
-	f.user = store.User{ID: newID(api.PrefixUser), AccountID: f.acc.ID, Email: email, Role: api.RoleOwner,
-		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: base, UpdatedAt: base}
+	f.user = newUser(f.acc, email)
 	must(t, s.CreateUser(ctx, f.user))
-	f.key = store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: f.acc.ID, Version: 1, WrappedKey: []byte("wrapped-token-key"), CreatedAt: base}
+	f.key = store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: f.acc.ID, UserID: f.user.ID, Version: 1, WrappedKey: []byte("wrapped-token-key"), CreatedAt: base}
 	must(t, s.CreateTokenKey(ctx, f.key))
 	return f
 }
 
+func newUser(acc store.Account, email string) store.User {
+	return store.User{ID: newID(api.PrefixUser), AccountID: acc.ID, EmailIndex: index(strings.ToLower(email)), SealedEmail: sealed(email),
+		Role: api.RoleOwner, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: base, UpdatedAt: base}
+}
+
 func newToken(f fixture, kind api.TokenKind, created time.Time) store.Token {
-	return store.Token{ID: newID(api.PrefixToken), AccountID: f.acc.ID, UserID: f.user.ID, Kind: kind, Name: "ci",
+	return store.Token{ID: newID(api.PrefixToken), AccountID: f.acc.ID, UserID: f.user.ID, Kind: kind, SealedName: sealed("ci"),
 		Scopes: []api.Scope{api.ScopeReadingsRead}, Sites: []string{"sit_aaaaaaaaaaaaaaaa"}, SecretSalt: []byte("salt"),
 		SecretHash: []byte("hash"), KeyID: f.key.ID, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)}
+}
+
+// childOf is a token minted with parent.
+func childOf(f fixture, parent store.Token, kind api.TokenKind) store.Token {
+	tok := newToken(f, kind, parent.CreatedAt.Add(time.Second))
+	tok.ParentID, tok.ExpiresAt = parent.ID, parent.ExpiresAt
+	return tok
 }
 
 func testAccounts(t *testing.T, s store.Store) {
@@ -104,7 +125,7 @@ func testAccounts(t *testing.T, s store.Store) {
 	b := seed(t, s, "b@example.com").acc
 	got, err := s.Account(ctx, a.ID)
 	must(t, err)
-	if got.ID != a.ID || got.Name != a.Name || string(got.DataKey) != string(a.DataKey) || !got.CreatedAt.Equal(a.CreatedAt) {
+	if got.ID != a.ID || string(got.SealedName) != string(a.SealedName) || string(got.DataKey) != string(a.DataKey) || !got.CreatedAt.Equal(a.CreatedAt) {
 		t.Fatalf("Account = %+v, want %+v", got, a)
 	}
 	wantErr(t, s.CreateAccount(ctx, a), store.ErrConflict)
@@ -122,9 +143,10 @@ func testUsers(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	fa := seed(t, s, "Alice@Example.com")
 	fb := seed(t, s, "bob@example.com")
-	got, err := s.UserByEmail(ctx, "ALICE@example.COM")
+	got, err := s.UserByEmail(ctx, index("alice@example.com"))
 	must(t, err)
-	if got.ID != fa.user.ID || got.Email != "alice@example.com" || got.Role != api.RoleOwner || got.PasswordHash != fa.user.PasswordHash {
+	if got.ID != fa.user.ID || string(got.SealedEmail) != "sealed:Alice@Example.com" || got.Role != api.RoleOwner ||
+		got.PasswordHash != fa.user.PasswordHash || got.Disabled() || got.TOTP.Enabled() || len(got.TOTP.SealedSecret) != 0 {
 		t.Fatalf("UserByEmail = %+v", got)
 	}
 	_, err = s.User(ctx, fa.acc.ID, fa.user.ID)
@@ -133,10 +155,10 @@ func testUsers(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound) // another account's user does not exist for you
 
 	dup := fb.user
-	dup.ID, dup.Email = newID(api.PrefixUser), "alice@example.com"
+	dup.ID, dup.EmailIndex = newID(api.PrefixUser), index("alice@example.com")
 	wantErr(t, s.CreateUser(ctx, dup), store.ErrConflict)
 	orphan := fb.user
-	orphan.ID, orphan.Email, orphan.AccountID = newID(api.PrefixUser), "orphan@example.com", "acc_missing"
+	orphan.ID, orphan.EmailIndex, orphan.AccountID = newID(api.PrefixUser), index("orphan@example.com"), "acc_missing"
 	wantErr(t, s.CreateUser(ctx, orphan), store.ErrNotFound)
 
 	all, err := s.ListUsers(ctx, "")
@@ -155,10 +177,12 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	wantErr(t, s.SetPasswordHash(ctx, fb.acc.ID, fa.user.ID, "x", base), store.ErrNotFound)
 
-	// ChangePassword ends the user's sessions, not API tokens nor other users' sessions.
+	// ChangePassword ends the user's sessions and what they minted, not root API tokens nor
+	// other users' sessions.
 	mySession, theirs := newToken(fa, api.TokenKindSession, base), newToken(fb, api.TokenKindSession, base)
 	apiTok := newToken(fa, api.TokenKindAPI, base)
-	for _, tok := range []store.Token{mySession, theirs, apiTok} {
+	minted := childOf(fa, mySession, api.TokenKindAPI)
+	for _, tok := range []store.Token{mySession, theirs, apiTok, minted} {
 		must(t, s.CreateToken(ctx, tok))
 	}
 	epoch, _ := s.RevocationEpoch(ctx)
@@ -166,10 +190,10 @@ func testUsers(t *testing.T, s store.Store) {
 	must(t, err)
 	got, _ = s.User(ctx, fa.acc.ID, fa.user.ID)
 	after, _ := s.RevocationEpoch(ctx)
-	if n != 1 || got.PasswordHash != "$argon2id$newer" || after == epoch {
-		t.Fatalf("ChangePassword ended %d sessions, hash %q, epoch %d -> %d", n, got.PasswordHash, epoch, after)
+	if n != 2 || got.PasswordHash != "$argon2id$newer" || after == epoch {
+		t.Fatalf("ChangePassword revoked %d tokens, hash %q, epoch %d -> %d", n, got.PasswordHash, epoch, after)
 	}
-	for id, wantRevoked := range map[string]bool{mySession.ID: true, theirs.ID: false, apiTok.ID: false} {
+	for id, wantRevoked := range map[string]bool{mySession.ID: true, minted.ID: true, theirs.ID: false, apiTok.ID: false} {
 		tok, _ := s.Token(ctx, id)
 		if tok.Revoked() != wantRevoked {
 			t.Errorf("token %s revoked = %v, want %v", id, tok.Revoked(), wantRevoked)
@@ -177,29 +201,236 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	_, err = s.ChangePassword(ctx, fb.acc.ID, fa.user.ID, "x", base)
 	wantErr(t, err, store.ErrNotFound)
+
+	must(t, s.SetUserRole(ctx, fa.acc.ID, fa.user.ID, api.RoleAnalyst, base.Add(3*time.Hour)))
+	got, _ = s.User(ctx, fa.acc.ID, fa.user.ID)
+	if got.Role != api.RoleAnalyst || !got.UpdatedAt.Equal(base.Add(3*time.Hour)) {
+		t.Fatalf("after SetUserRole: %+v", got)
+	}
+	wantErr(t, s.SetUserRole(ctx, fb.acc.ID, fa.user.ID, api.RoleAdmin, base), store.ErrNotFound)
+}
+
+func testUserLifecycle(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := seed(t, s, "life@example.com")
+	other := seed(t, s, "other-life@example.com")
+	colleague := newUser(f.acc, "colleague@example.com")
+	must(t, s.CreateUser(ctx, colleague))
+	session := newToken(f, api.TokenKindSession, base)
+	apiTok := newToken(f, api.TokenKindAPI, base)
+	minted := childOf(f, session, api.TokenKindAPI)
+	theirs := newToken(other, api.TokenKindAPI, base)
+	for _, tok := range []store.Token{session, apiTok, minted, theirs} {
+		must(t, s.CreateToken(ctx, tok))
+	}
+	ch := newChallenge(f, base)
+	must(t, s.CreateChallenge(ctx, ch))
+
+	// Disabling revokes every token of the user and ends their pending logins.
+	epoch, _ := s.RevocationEpoch(ctx)
+	wantErr(t, s.DisableUser(ctx, other.acc.ID, f.user.ID, base), store.ErrNotFound)
+	must(t, s.DisableUser(ctx, f.acc.ID, f.user.ID, base.Add(time.Hour)))
+	must(t, s.DisableUser(ctx, f.acc.ID, f.user.ID, base.Add(2*time.Hour))) // keeps the first time
+	got, _ := s.User(ctx, f.acc.ID, f.user.ID)
+	after, _ := s.RevocationEpoch(ctx)
+	if !got.DisabledAt.Equal(base.Add(time.Hour)) || after == epoch {
+		t.Fatalf("after DisableUser: disabled at %v, epoch %d -> %d", got.DisabledAt, epoch, after)
+	}
+	for _, id := range []string{session.ID, apiTok.ID, minted.ID} {
+		if tok, _ := s.Token(ctx, id); !tok.Revoked() {
+			t.Errorf("token %s of a disabled user is not revoked", id)
+		}
+	}
+	if tok, _ := s.Token(ctx, theirs.ID); tok.Revoked() {
+		t.Error("another account's token was revoked")
+	}
+	_, err := s.Challenge(ctx, ch.ID)
+	wantErr(t, err, store.ErrNotFound)
+
+	must(t, s.EnableUser(ctx, f.acc.ID, f.user.ID, base.Add(3*time.Hour)))
+	got, _ = s.User(ctx, f.acc.ID, f.user.ID)
+	if got.Disabled() {
+		t.Fatalf("still disabled after EnableUser: %+v", got)
+	}
+	if tok, _ := s.Token(ctx, apiTok.ID); !tok.Revoked() {
+		t.Error("enabling a user brought a revoked token back")
+	}
+	wantErr(t, s.EnableUser(ctx, other.acc.ID, f.user.ID, base), store.ErrNotFound)
+
+	// Deleting takes the user's keys, tokens, codes and challenges with it, nobody else's.
+	key2 := store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: f.acc.ID, UserID: colleague.ID, Version: 1, WrappedKey: []byte("k"), CreatedAt: base}
+	must(t, s.CreateTokenKey(ctx, key2))
+	must(t, s.SetTOTP(ctx, f.acc.ID, f.user.ID, sealed("totp"), base))
+	must(t, s.EnableTOTP(ctx, f.acc.ID, f.user.ID, 1, [][]byte{[]byte("c1")}, base))
+	must(t, s.CreateChallenge(ctx, newChallenge(f, base)))
+	wantErr(t, s.DeleteUser(ctx, other.acc.ID, f.user.ID), store.ErrNotFound)
+	epoch, _ = s.RevocationEpoch(ctx)
+	must(t, s.DeleteUser(ctx, f.acc.ID, f.user.ID))
+	after, _ = s.RevocationEpoch(ctx)
+	if after == epoch {
+		t.Fatal("DeleteUser did not move the epoch")
+	}
+	_, err = s.User(ctx, f.acc.ID, f.user.ID)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.UserByEmail(ctx, f.user.EmailIndex)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.TokenKey(ctx, f.key.ID)
+	wantErr(t, err, store.ErrNotFound)
+	for _, id := range []string{session.ID, apiTok.ID, minted.ID} {
+		_, err = s.Token(ctx, id)
+		wantErr(t, err, store.ErrNotFound)
+	}
+	if _, err := s.TokenKey(ctx, key2.ID); err != nil {
+		t.Fatalf("a colleague's key went with the user: %v", err)
+	}
+	wantErr(t, s.DeleteUser(ctx, f.acc.ID, f.user.ID), store.ErrNotFound)
+	// The e-mail can be used again.
+	must(t, s.CreateUser(ctx, newUser(f.acc, "life@example.com")))
+}
+
+func testTOTP(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := seed(t, s, "totp@example.com")
+	other := seed(t, s, "other-totp@example.com")
+	wantErr(t, s.EnableTOTP(ctx, f.acc.ID, f.user.ID, 10, nil, base), store.ErrNotFound) // nothing pending
+	must(t, s.SetTOTP(ctx, f.acc.ID, f.user.ID, sealed("secret"), base))
+	got, _ := s.User(ctx, f.acc.ID, f.user.ID)
+	if string(got.TOTP.SealedSecret) != "sealed:secret" || got.TOTP.Enabled() {
+		t.Fatalf("pending TOTP read back as %+v", got.TOTP)
+	}
+	wantErr(t, s.SetTOTP(ctx, other.acc.ID, f.user.ID, sealed("x"), base), store.ErrNotFound)
+	codes := [][]byte{[]byte("h1"), []byte("h2"), []byte("h3")}
+	must(t, s.EnableTOTP(ctx, f.acc.ID, f.user.ID, 100, codes, base.Add(time.Minute)))
+	got, _ = s.User(ctx, f.acc.ID, f.user.ID)
+	if !got.TOTP.Enabled() || !got.TOTP.EnabledAt.Equal(base.Add(time.Minute)) || got.TOTP.LastStep != 100 {
+		t.Fatalf("enabled TOTP read back as %+v", got.TOTP)
+	}
+	wantErr(t, s.EnableTOTP(ctx, f.acc.ID, f.user.ID, 101, codes, base), store.ErrNotFound) // already enabled
+
+	// A step is accepted once, and never an older one.
+	wantErr(t, s.UseTOTPStep(ctx, f.acc.ID, f.user.ID, 100), store.ErrConflict)
+	must(t, s.UseTOTPStep(ctx, f.acc.ID, f.user.ID, 102))
+	wantErr(t, s.UseTOTPStep(ctx, f.acc.ID, f.user.ID, 101), store.ErrConflict)
+	wantErr(t, s.UseTOTPStep(ctx, other.acc.ID, f.user.ID, 200), store.ErrNotFound)
+
+	// Recovery codes are single use.
+	left, err := s.RecoveryCodesLeft(ctx, f.acc.ID, f.user.ID)
+	must(t, err)
+	if left != 3 {
+		t.Fatalf("%d recovery codes, want 3", left)
+	}
+	left, err = s.UseRecoveryCode(ctx, f.acc.ID, f.user.ID, []byte("h2"), base)
+	must(t, err)
+	if left != 2 {
+		t.Fatalf("%d recovery codes left, want 2", left)
+	}
+	_, err = s.UseRecoveryCode(ctx, f.acc.ID, f.user.ID, []byte("h2"), base)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.UseRecoveryCode(ctx, other.acc.ID, f.user.ID, []byte("h1"), base)
+	wantErr(t, err, store.ErrNotFound)
+	must(t, s.SetRecoveryCodes(ctx, f.acc.ID, f.user.ID, [][]byte{[]byte("n1")}, base))
+	_, err = s.UseRecoveryCode(ctx, f.acc.ID, f.user.ID, []byte("h1"), base)
+	wantErr(t, err, store.ErrNotFound) // replaced
+	if left, _ = s.RecoveryCodesLeft(ctx, f.acc.ID, f.user.ID); left != 1 {
+		t.Fatalf("%d recovery codes after replacing them, want 1", left)
+	}
+	wantErr(t, s.SetRecoveryCodes(ctx, other.acc.ID, f.user.ID, nil, base), store.ErrNotFound)
+
+	must(t, s.ClearTOTP(ctx, f.acc.ID, f.user.ID, base))
+	got, _ = s.User(ctx, f.acc.ID, f.user.ID)
+	left, _ = s.RecoveryCodesLeft(ctx, f.acc.ID, f.user.ID)
+	if got.TOTP.Enabled() || len(got.TOTP.SealedSecret) != 0 || left != 0 {
+		t.Fatalf("after ClearTOTP: %+v, %d codes", got.TOTP, left)
+	}
+	_, err = s.RecoveryCodesLeft(ctx, other.acc.ID, f.user.ID)
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func newChallenge(f fixture, at time.Time) store.LoginChallenge {
+	return store.LoginChallenge{ID: newID("lch_"), SecretHash: []byte("secret-hash"), AccountID: f.acc.ID, UserID: f.user.ID,
+		Method: "email", CodeHash: []byte("code-hash"), Sends: 1, CreatedAt: at, SentAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+}
+
+func testChallenges(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := seed(t, s, "challenge@example.com")
+	c := newChallenge(f, base)
+	must(t, s.CreateChallenge(ctx, c))
+	wantErr(t, s.CreateChallenge(ctx, c), store.ErrConflict)
+	got, err := s.Challenge(ctx, c.ID)
+	must(t, err)
+	if got.UserID != f.user.ID || got.AccountID != f.acc.ID || got.Method != "email" || string(got.CodeHash) != "code-hash" ||
+		string(got.SecretHash) != "secret-hash" || got.Attempts != 0 || got.Sends != 1 || !got.ExpiresAt.Equal(c.ExpiresAt) || !got.SentAt.Equal(base) {
+		t.Fatalf("Challenge = %+v", got)
+	}
+	for want := 1; want <= 3; want++ {
+		n, err := s.CountChallengeAttempt(ctx, c.ID)
+		must(t, err)
+		if n != want {
+			t.Fatalf("attempt %d counted as %d", want, n)
+		}
+	}
+	_, err = s.CountChallengeAttempt(ctx, "lch_missing")
+	wantErr(t, err, store.ErrNotFound)
+	must(t, s.ResendChallenge(ctx, c.ID, []byte("new-code"), base.Add(time.Minute), base.Add(11*time.Minute)))
+	got, _ = s.Challenge(ctx, c.ID)
+	if string(got.CodeHash) != "new-code" || got.Attempts != 0 || got.Sends != 2 || !got.SentAt.Equal(base.Add(time.Minute)) ||
+		!got.ExpiresAt.Equal(base.Add(11*time.Minute)) {
+		t.Fatalf("after ResendChallenge: %+v", got)
+	}
+	wantErr(t, s.ResendChallenge(ctx, "lch_missing", nil, base, base), store.ErrNotFound)
+
+	// Only one of two requests finishing a login may end its challenge.
+	must(t, s.DeleteChallenge(ctx, c.ID))
+	wantErr(t, s.DeleteChallenge(ctx, c.ID), store.ErrNotFound)
+	_, err = s.Challenge(ctx, c.ID)
+	wantErr(t, err, store.ErrNotFound)
+
+	old, fresh := newChallenge(f, base), newChallenge(f, base.Add(time.Hour))
+	must(t, s.CreateChallenge(ctx, old))
+	must(t, s.CreateChallenge(ctx, fresh))
+	n, err := s.DeleteChallengesBefore(ctx, base.Add(30*time.Minute))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteChallengesBefore deleted %d, want 1", n)
+	}
+	_, err = s.Challenge(ctx, fresh.ID)
+	must(t, err)
 }
 
 func testTokenKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	f := seed(t, s, "k@example.com")
-	k2 := store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: f.acc.ID, Version: 2, WrappedKey: []byte("v2"), CreatedAt: base}
+	other := seed(t, s, "other-k@example.com")
+	colleague := newUser(f.acc, "k2@example.com")
+	must(t, s.CreateUser(ctx, colleague))
+	k2 := store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: f.acc.ID, UserID: f.user.ID, Version: 2, WrappedKey: []byte("v2"), CreatedAt: base}
 	must(t, s.CreateTokenKey(ctx, k2))
-	latest, err := s.LatestTokenKey(ctx, f.acc.ID)
+	theirs := store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: f.acc.ID, UserID: colleague.ID, Version: 1, WrappedKey: []byte("c1"), CreatedAt: base}
+	must(t, s.CreateTokenKey(ctx, theirs)) // versions are per user
+	stray := store.TokenKey{ID: newID(api.PrefixTokenKey), AccountID: other.acc.ID, UserID: f.user.ID, Version: 9, WrappedKey: []byte("x"), CreatedAt: base}
+	wantErr(t, s.CreateTokenKey(ctx, stray), store.ErrNotFound) // a user of another account
+	latest, err := s.LatestTokenKey(ctx, f.acc.ID, f.user.ID)
 	must(t, err)
 	if latest.ID != k2.ID || latest.Version != 2 || string(latest.WrappedKey) != "v2" {
 		t.Fatalf("LatestTokenKey = %+v", latest)
 	}
 	got, err := s.TokenKey(ctx, f.key.ID)
 	must(t, err)
-	if got.AccountID != f.acc.ID || got.Version != 1 {
+	if got.AccountID != f.acc.ID || got.UserID != f.user.ID || got.Version != 1 {
 		t.Fatalf("TokenKey = %+v", got)
+	}
+	if latest, _ := s.LatestTokenKey(ctx, f.acc.ID, colleague.ID); latest.ID != theirs.ID {
+		t.Fatalf("the colleague's latest key is %+v", latest)
 	}
 	again := k2
 	again.ID = newID(api.PrefixTokenKey)
 	wantErr(t, s.CreateTokenKey(ctx, again), store.ErrConflict) // same version twice
 	_, err = s.TokenKey(ctx, "tkk_missing")
 	wantErr(t, err, store.ErrNotFound)
-	_, err = s.LatestTokenKey(ctx, "acc_missing")
+	_, err = s.LatestTokenKey(ctx, "acc_missing", f.user.ID)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.LatestTokenKey(ctx, other.acc.ID, f.user.ID)
 	wantErr(t, err, store.ErrNotFound)
 }
 
@@ -217,7 +448,7 @@ func testTokens(t *testing.T, s store.Store) {
 
 	got, err := s.Token(ctx, api1.ID)
 	must(t, err)
-	if got.Name != "ci" || got.Kind != api.TokenKindAPI || !slices.Equal(got.Scopes, api1.Scopes) || !slices.Equal(got.Sites, api1.Sites) ||
+	if string(got.SealedName) != "sealed:ci" || got.ParentID != "" || got.Kind != api.TokenKindAPI || !slices.Equal(got.Scopes, api1.Scopes) || !slices.Equal(got.Sites, api1.Sites) ||
 		string(got.SecretHash) != "hash" || string(got.SecretSalt) != "salt" || got.KeyID != f.key.ID ||
 		!got.ExpiresAt.Equal(api1.ExpiresAt) || !got.LastUsedAt.IsZero() || got.Revoked() {
 		t.Fatalf("Token = %+v", got)
@@ -234,9 +465,14 @@ func testTokens(t *testing.T, s store.Store) {
 		t.Fatalf("ListTokens api = %+v", list)
 	}
 
-	wantErr(t, s.RevokeToken(ctx, f.acc.ID, foreign.ID, base), store.ErrNotFound)
-	must(t, s.RevokeToken(ctx, f.acc.ID, api1.ID, base.Add(time.Hour)))
-	must(t, s.RevokeToken(ctx, f.acc.ID, api1.ID, base.Add(2*time.Hour))) // keeps the first time
+	_, err = s.RevokeToken(ctx, f.acc.ID, foreign.ID, base)
+	wantErr(t, err, store.ErrNotFound)
+	if n, err := s.RevokeToken(ctx, f.acc.ID, api1.ID, base.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("RevokeToken revoked %d: %v", n, err)
+	}
+	if n, err := s.RevokeToken(ctx, f.acc.ID, api1.ID, base.Add(2*time.Hour)); err != nil || n != 0 { // keeps the first time
+		t.Fatalf("RevokeToken again revoked %d: %v", n, err)
+	}
 	got, _ = s.Token(ctx, api1.ID)
 	if !got.RevokedAt.Equal(base.Add(time.Hour)) {
 		t.Fatalf("RevokedAt = %v, want the first revocation", got.RevokedAt)
@@ -269,6 +505,47 @@ func testTokens(t *testing.T, s store.Store) {
 	must(t, err)
 }
 
+func testTokenLineage(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := seed(t, s, "lineage@example.com")
+	// session -> child -> grandchild, and a sibling root that must survive.
+	session := newToken(f, api.TokenKindSession, base)
+	child := childOf(f, session, api.TokenKindAPI)
+	grandchild := childOf(f, child, api.TokenKindAPI)
+	root := newToken(f, api.TokenKindAPI, base)
+	rootChild := childOf(f, root, api.TokenKindAPI)
+	for _, tok := range []store.Token{session, child, grandchild, root, rootChild} {
+		must(t, s.CreateToken(ctx, tok))
+	}
+	got, _ := s.Token(ctx, grandchild.ID)
+	if got.ParentID != child.ID {
+		t.Fatalf("ParentID read back as %q, want %q", got.ParentID, child.ID)
+	}
+	// Revoking the middle one takes its descendants, not its parent.
+	n, err := s.RevokeToken(ctx, f.acc.ID, child.ID, base.Add(time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("revoking a token with one descendant revoked %d, want 2", n)
+	}
+	states := map[string]bool{session.ID: false, child.ID: true, grandchild.ID: true, root.ID: false, rootChild.ID: false}
+	for id, want := range states {
+		if tok, _ := s.Token(ctx, id); tok.Revoked() != want {
+			t.Errorf("token %s revoked = %v, want %v", id, tok.Revoked(), want)
+		}
+	}
+	// Logging out (revoking the user's sessions) takes what the sessions minted.
+	other := childOf(f, session, api.TokenKindAPI)
+	must(t, s.CreateToken(ctx, other))
+	n, err = s.RevokeUserTokens(ctx, f.acc.ID, f.user.ID, api.TokenKindSession, base.Add(2*time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("revoking the sessions revoked %d tokens, want 2 (the session and what it minted)", n)
+	}
+	if tok, _ := s.Token(ctx, rootChild.ID); tok.Revoked() {
+		t.Error("a root token's child was revoked with the sessions")
+	}
+}
+
 func testEpoch(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	f := seed(t, s, "e@example.com")
@@ -280,11 +557,13 @@ func testEpoch(t *testing.T, s store.Store) {
 		name string
 		do   func() error
 	}{
-		{"revoke a token", func() error { return s.RevokeToken(ctx, f.acc.ID, tok.ID, base) }},
+		{"revoke a token", func() error { _, err := s.RevokeToken(ctx, f.acc.ID, tok.ID, base); return err }},
 		{"revoke a user's tokens", func() error {
 			_, err := s.RevokeUserTokens(ctx, f.acc.ID, f.user.ID, "", base)
 			return err
 		}},
+		{"disable a user", func() error { return s.DisableUser(ctx, f.acc.ID, f.user.ID, base) }},
+		{"delete a user", func() error { return s.DeleteUser(ctx, f.acc.ID, f.user.ID) }},
 		{"delete an account", func() error { return s.DeleteAccount(ctx, f.acc.ID) }},
 	}
 	for _, step := range steps {
@@ -300,7 +579,7 @@ func testEpoch(t *testing.T, s store.Store) {
 
 func auditEntry(acc, user string, at time.Time, status int) store.AuditEntry {
 	e := store.AuditEntry{Time: at, RequestID: newID(api.PrefixRequest), AccountID: acc, UserID: user, TokenID: "tok_x",
-		Method: "GET", Route: "GET /v1/auth/whoami", Status: status, Latency: 1234 * time.Microsecond, SourceIP: "127.0.0.1"}
+		Method: "GET", Route: "GET /v1/auth/whoami", Status: status, Latency: 1234 * time.Microsecond, SealedSource: sealed("127.0.0.1")}
 	if status >= 400 {
 		e.ErrorCode = "not_found"
 	}
@@ -351,11 +630,22 @@ func testAudit(t *testing.T, s store.Store) {
 	must(t, err)
 	e := page.Entries[0]
 	if !e.Time.Equal(base.Add(time.Minute)) || e.Latency != 1234*time.Microsecond || e.ErrorCode != "not_found" ||
-		e.Method != "GET" || e.Route != "GET /v1/auth/whoami" || e.SourceIP != "127.0.0.1" || e.TokenID != "tok_x" || e.AccountID != f.acc.ID {
+		e.Method != "GET" || e.Route != "GET /v1/auth/whoami" || string(e.SealedSource) != "sealed:127.0.0.1" || e.TokenID != "tok_x" ||
+		e.AccountID != f.acc.ID || e.Count != 1 {
 		t.Fatalf("entry read back as %+v", e)
 	}
 	_, err = s.ListAudit(ctx, store.AuditFilter{AccountID: f.acc.ID, Cursor: "garbage"})
 	wantErr(t, err, store.ErrInvalidCursor)
+
+	// Repeated failures folded into one entry keep their count.
+	folded := auditEntry(f.acc.ID, "", base.Add(4*time.Minute), 429)
+	folded.Count = 57
+	must(t, s.AppendAudit(ctx, []store.AuditEntry{folded}))
+	page, err = s.ListAudit(ctx, store.AuditFilter{AccountID: f.acc.ID, Status: 429})
+	must(t, err)
+	if len(page.Entries) != 1 || page.Entries[0].Count != 57 {
+		t.Fatalf("a folded entry read back as %+v", page.Entries)
+	}
 
 	// Requests of a device name it.
 	upload := auditEntry(f.acc.ID, "", base.Add(3*time.Minute), 201)
@@ -439,14 +729,20 @@ func testDeleteAccount(t *testing.T, s store.Store) {
 	for _, f := range []fixture{doomed, kept} {
 		must(t, s.CreateToken(ctx, newToken(f, api.TokenKindAPI, base)))
 		must(t, s.AppendAudit(ctx, []store.AuditEntry{auditEntry(f.acc.ID, f.user.ID, base, 200)}))
+		must(t, s.SetTOTP(ctx, f.acc.ID, f.user.ID, sealed("totp"), base))
+		must(t, s.EnableTOTP(ctx, f.acc.ID, f.user.ID, 1, [][]byte{[]byte("code")}, base))
 	}
+	challenge := newChallenge(doomed, base)
+	must(t, s.CreateChallenge(ctx, challenge))
 	must(t, s.DeleteAccount(ctx, doomed.acc.ID))
 
 	_, err := s.Account(ctx, doomed.acc.ID)
 	wantErr(t, err, store.ErrNotFound)
-	_, err = s.UserByEmail(ctx, doomed.user.Email)
+	_, err = s.UserByEmail(ctx, doomed.user.EmailIndex)
 	wantErr(t, err, store.ErrNotFound)
 	_, err = s.TokenKey(ctx, doomed.key.ID)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.Challenge(ctx, challenge.ID)
 	wantErr(t, err, store.ErrNotFound)
 	toks, err := s.ListTokens(ctx, store.TokenFilter{AccountID: doomed.acc.ID})
 	must(t, err)
@@ -458,7 +754,7 @@ func testDeleteAccount(t *testing.T, s store.Store) {
 
 	toks, _ = s.ListTokens(ctx, store.TokenFilter{AccountID: kept.acc.ID})
 	page, _ = s.ListAudit(ctx, store.AuditFilter{AccountID: kept.acc.ID})
-	_, err = s.UserByEmail(ctx, kept.user.Email)
+	_, err = s.UserByEmail(ctx, kept.user.EmailIndex)
 	if err != nil || len(toks) != 1 || len(page.Entries) != 1 {
 		t.Fatalf("the other account lost data: user err %v, %d tokens, %d audit entries", err, len(toks), len(page.Entries))
 	}
