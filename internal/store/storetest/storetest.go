@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"data files and losses", testFiles},
 		{"readings segments", testSegments},
 		{"account deletion cascades to devices and readings", testDeleteAccountDevices},
+		{"concurrent uploads of one file store it once", testSameStoreFileRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
