@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/smart-impulse/smartx/internal/store"
 )
@@ -40,12 +43,18 @@ func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 	return queryAll(ctx, s.pool, "list accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts ORDER BY created_at, id`)
 }
 
-// accountTables are the tables a deletion of an account reaches, for Vacuum.
-var accountTables = []string{"accounts", "users", "recovery_codes", "login_challenges", "token_keys", "tokens", "audit_log",
-	"sites", "devices", "device_keys", "data_files", "segments", "device_losses"}
-
-// userTables are the tables a deletion of a user reaches.
-var userTables = []string{"users", "recovery_codes", "login_challenges", "token_keys", "tokens"}
+// The tables a deletion reaches. The key tables hold what crypto-shredding rests on (the
+// wrapped data key, the users' token keys) and the blind indexes of e-mails, site names and
+// serials: they are small (a row per account, user, site or device), and rewritten after a
+// deletion (VACUUM FULL) so no copy of the deleted rows stays in the database's files. The
+// others hold values sealed under keys that died with the account or user, ids and times, and
+// grow with the readings: a plain VACUUM frees their space.
+var (
+	accountKeyTables = []string{"accounts", "users", "token_keys", "recovery_codes", "login_challenges", "sites", "devices"}
+	accountTables    = []string{"tokens", "audit_log", "device_keys", "data_files", "segments", "device_losses"}
+	userKeyTables    = []string{"users", "token_keys", "recovery_codes", "login_challenges"}
+	userTables       = []string{"tokens"}
+)
 
 // DeleteAccount implements store.AccountStore: the foreign keys cascade the delete to every
 // table, in this one transaction; then the tables are vacuumed.
@@ -63,35 +72,77 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 	if err != nil {
 		return mapErr("delete account "+id, err)
 	}
-	return s.Vacuum(ctx, "delete account "+id, accountTables)
+	return s.Vacuum(ctx, "delete account "+id, accountKeyTables, accountTables)
 }
 
-// Vacuum reclaims the space of deleted rows in tables, after a deletion has committed.
+// Vacuum removes what a committed deletion left in the database's files: it rewrites the
+// rewrite tables (VACUUM FULL: a new file of the live rows, the old one truncated at once) and
+// vacuums the others (VACUUM: dead rows pruned, their space free for new rows).
 //
-// PostgreSQL never overwrites a row in place: a DELETE only marks the row dead, and its bytes
-// stay in the table's pages until VACUUM prunes them. VACUUM (which takes no lock that blocks
-// the server) removes the dead rows and their index entries and makes their space free for new
-// rows; it does not zero that space, so the bytes of a pruned row can remain in a page's free
-// space until a new row is written over them, and in the write-ahead log until its segment is
-// recycled. docs/security.md says what that means for a deletion and how long it lasts. VACUUM
-// cannot remove rows that a transaction older than the deletion may still see (a long-running
-// query or backup, a replica's hot_standby_feedback): those are pruned by autovacuum later.
-func (s *Store) Vacuum(ctx context.Context, what string, tables []string) error {
+// PostgreSQL never overwrites a row in place: a DELETE only marks it dead. A plain VACUUM
+// prunes dead rows and their index entries, but does not zero the space they held, so their
+// bytes can remain in a page until new rows are written over them; a rewrite leaves no copy in
+// the table's files. A rewrite takes an exclusive lock on its table for as long as it copies
+// it, which is why only the small tables are rewritten, each with a short lock timeout so that
+// the server's requests never queue behind it for long. Neither removes rows that a
+// transaction older than the deletion can still see (a long query, a pg_dump running), nor the
+// copies in the write-ahead log, archives, replicas and backups: docs/security.md says how long
+// those last.
+func (s *Store) Vacuum(ctx context.Context, what string, rewrite, tables []string) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: committed, but the space of the deleted rows was not reclaimed: %w", what, err)
+	}
+	defer conn.Release()
+	var errs []error
+	for _, t := range rewrite {
+		errs = append(errs, vacuumTable(ctx, conn, "VACUUM (FULL) "+pgx.Identifier{t}.Sanitize()))
+	}
 	ids := make([]string, len(tables))
 	for i, t := range tables {
 		ids[i] = pgx.Identifier{t}.Sanitize()
 	}
-	for attempt := 0; ; attempt++ {
-		// VACUUM must run outside a transaction block: one statement, simple protocol.
-		_, err := s.pool.Exec(ctx, `VACUUM (INDEX_CLEANUP ON) `+strings.Join(ids, ", "), pgx.QueryExecModeSimpleProtocol)
+	if len(ids) > 0 {
+		errs = append(errs, vacuumTable(ctx, conn, "VACUUM (INDEX_CLEANUP ON) "+strings.Join(ids, ", ")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: committed, but the space of the deleted rows was not all reclaimed (run it again, or VACUUM FULL the tables named): %w", what, err)
+	}
+	return nil
+}
+
+// vacuumLockTimeout bounds how long a rewrite waits for its table's lock, so that requests
+// queued behind it wait no longer.
+const vacuumLockTimeout = "2s"
+
+// vacuumTable runs one VACUUM statement, which must run outside a transaction block, trying
+// again when it did not get its lock in time.
+func vacuumTable(ctx context.Context, conn *pgxpool.Conn, stmt string) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		// One statement a message (several would make an implicit transaction); the setting
+		// lasts for the session, so it is reset after.
+		if _, err = conn.Exec(ctx, "SET lock_timeout = '"+vacuumLockTimeout+"'", pgx.QueryExecModeSimpleProtocol); err != nil {
+			return err
+		}
+		_, err = conn.Exec(ctx, stmt, pgx.QueryExecModeSimpleProtocol)
+		conn.Exec(context.WithoutCancel(ctx), "RESET lock_timeout", pgx.QueryExecModeSimpleProtocol)
 		if err == nil {
 			return nil
 		}
-		if attempt == 2 || ctx.Err() != nil {
-			return fmt.Errorf("%s: committed, but reclaiming the deleted rows' space failed (autovacuum will): %w", what, err)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55P03" { // lock_not_available
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return err
 }
 
 // Meta implements store.MetaStore.
