@@ -46,8 +46,9 @@ var migrations embed.FS
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
-	w *sql.DB // one connection, IMMEDIATE transactions
-	r *sql.DB // read-only connections
+	w    *sql.DB // one connection, IMMEDIATE transactions
+	r    *sql.DB // read-only connections
+	path string
 
 	epochStmt *sql.Stmt
 	tokenStmt *sql.Stmt
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, epochFile: path + "-epoch", epochSize: -2}
+	s := &Store{w: w, path: path, epochFile: path + "-epoch", epochSize: -2}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
