@@ -95,7 +95,7 @@ func Take(ctx context.Context, src Source, opts Options) (Manifest, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return Manifest{}, fmt.Errorf("back up: %w", err)
 	}
-	start := now().UTC()
+	start := now().UTC().Truncate(time.Millisecond) // as the file's name says it
 	version, err := src.SchemaVersion(ctx)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("back up: read the schema version: %w", err)

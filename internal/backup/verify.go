@@ -10,17 +10,17 @@ import (
 
 // Report is what Verify found.
 type Report struct {
-	Manifest Manifest
+	Manifest Manifest `json:"manifest"`
 	// PlainSize is the size of the decrypted content, in bytes.
-	PlainSize int64
+	PlainSize int64 `json:"plain_size"`
 	// Checked says what was checked beyond decryption and the checksum: "integrity_check" for
 	// a SQLite database, "pg_restore --list" for a PostgreSQL archive ("" when pg_restore is not
 	// installed, see Note).
-	Checked string
+	Checked string `json:"checked"`
 	// Entries is the number of entries in a PostgreSQL archive's table of contents.
-	Entries int
+	Entries int `json:"entries,omitempty"`
 	// Note says what could not be checked, if anything.
-	Note string
+	Note string `json:"note,omitempty"`
 }
 
 // Verify checks a backup without restoring it: its manifest, its size and SHA-256, that it
