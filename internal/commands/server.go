@@ -115,6 +115,8 @@ owner and an admin token, all printed once it is listening.`,
 	cmd.AddCommand(
 		newServerAccountCmd(f, &opts.serverDataFlags),
 		newServerUserCmd(f, &opts.serverDataFlags),
+		newServerBackupCmd(f, &opts.serverDataFlags),
+		newServerRestoreCmd(f, &opts.serverDataFlags),
 	)
 	return cmd
 }
