@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -216,7 +215,7 @@ func (s *Store) storeFile(ctx context.Context, conn *pgxpool.Conn, accountID, de
 	var commit pgx.Batch
 	sink.queue(&commit)
 	commit.Queue(insertFileSQL, deviceID, sequence, f.SHA256, f.Size, int64(f.KeyID), f.Readings, nullMillis(has, f.FirstReading),
-		nullMillis(has, f.LastReading), f.Interval.Milliseconds(), encodeGaps(f.Gaps), f.CreatedAt, f.ReceivedAt)
+		nullMillis(has, f.LastReading), f.Interval.Milliseconds(), store.EncodeGaps(f.Gaps), f.CreatedAt, f.ReceivedAt)
 	commit.Queue(updateDeviceStatsSQL, f.ReceivedAt, f.Readings, sequence, nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading),
 		sink.span, deviceID)
 	commit.Queue("COMMIT")
@@ -230,37 +229,6 @@ func nullMillis(valid bool, ms int64) *int64 {
 	return &ms
 }
 
-// encodeGaps packs gaps as varint pairs (from, length); nil for none.
-func encodeGaps(gaps []store.Gap) []byte {
-	if len(gaps) == 0 {
-		return nil
-	}
-	var b []byte
-	for _, g := range gaps {
-		b = binary.AppendVarint(b, g.From)
-		b = binary.AppendVarint(b, g.To-g.From)
-	}
-	return b
-}
-
-func decodeGaps(b []byte) ([]store.Gap, error) {
-	var out []store.Gap
-	for len(b) > 0 {
-		from, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("corrupt gap list")
-		}
-		b = b[n:]
-		length, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("corrupt gap list")
-		}
-		b = b[n:]
-		out = append(out, store.Gap{From: from, To: from + length})
-	}
-	return out, nil
-}
-
 const fileColumns = `device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading, interval_ms, gaps, created_at, received_at`
 
 func scanFile(row pgx.Row) (store.DataFile, error) {
@@ -272,7 +240,7 @@ func scanFile(row pgx.Row) (store.DataFile, error) {
 		return store.DataFile{}, err
 	}
 	var err error
-	if f.Gaps, err = decodeGaps(gaps); err != nil {
+	if f.Gaps, err = store.DecodeGaps(gaps); err != nil {
 		return store.DataFile{}, fmt.Errorf("file %d: %w", seq, err)
 	}
 	f.Sequence, f.KeyID = uint64(seq), uint32(keyID)

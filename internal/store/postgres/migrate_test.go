@@ -15,7 +15,7 @@ func TestLoadMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "initial" || LatestSchema() != len(ms) {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "initial" || LatestSchema() != len(ms) {
 		t.Fatalf("migrations = %+v", ms)
 	}
 }

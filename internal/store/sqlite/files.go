@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -115,7 +114,7 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 		has := f.Readings > 0
 		if _, err := tx.StmtContext(ctx, s.ingest.insertFile).ExecContext(ctx, deviceID, int64(sequence), f.SHA256, f.Size, f.KeyID,
 			f.Readings, nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading), f.Interval.Milliseconds(),
-			encodeGaps(f.Gaps), micros(f.CreatedAt), micros(f.ReceivedAt)); err != nil {
+			store.EncodeGaps(f.Gaps), micros(f.CreatedAt), micros(f.ReceivedAt)); err != nil {
 			return err
 		}
 		_, err = tx.StmtContext(ctx, s.ingest.updateStats).ExecContext(ctx, micros(f.ReceivedAt), f.Readings, int64(sequence),
@@ -129,37 +128,6 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 	return mapErr(what, err)
 }
 
-// encodeGaps packs gaps as varint pairs (from, length); nil for none.
-func encodeGaps(gaps []store.Gap) []byte {
-	if len(gaps) == 0 {
-		return nil
-	}
-	var b []byte
-	for _, g := range gaps {
-		b = binary.AppendVarint(b, g.From)
-		b = binary.AppendVarint(b, g.To-g.From)
-	}
-	return b
-}
-
-func decodeGaps(b []byte) ([]store.Gap, error) {
-	var out []store.Gap
-	for len(b) > 0 {
-		from, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("corrupt gap list")
-		}
-		b = b[n:]
-		length, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("corrupt gap list")
-		}
-		b = b[n:]
-		out = append(out, store.Gap{From: from, To: from + length})
-	}
-	return out, nil
-}
-
 const fileColumns = `device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading, interval_ms, gaps, created_at, received_at`
 
 func scanFile(row interface{ Scan(...any) error }) (store.DataFile, error) {
@@ -171,7 +139,7 @@ func scanFile(row interface{ Scan(...any) error }) (store.DataFile, error) {
 		return store.DataFile{}, err
 	}
 	var err error
-	if f.Gaps, err = decodeGaps(gaps); err != nil {
+	if f.Gaps, err = store.DecodeGaps(gaps); err != nil {
 		return store.DataFile{}, fmt.Errorf("file %d: %w", seq, err)
 	}
 	f.Sequence, f.FirstReading, f.LastReading = uint64(seq), first.Int64, last.Int64

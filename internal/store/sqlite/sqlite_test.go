@@ -117,7 +117,7 @@ func TestLoadMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "initial" {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "initial" {
 		t.Fatalf("migrations = %+v", ms)
 	}
 }
