@@ -383,9 +383,7 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 		AND (t_min, file_sequence, channel_index, part) > ($5, $6, $7, $8)
 		ORDER BY t_min, file_sequence, channel_index, part LIMIT $10`
 
-	batch := make([]store.Segment, 0, segmentBatch)
-	offsets := make([]int, 0, 2*segmentBatch)
-	var arena []byte
+	var batch store.SegmentBatch
 	// Sequences are never negative: the first batch starts below every key at t_min >= lower.
 	lastT, lastSeq, lastCh, lastPart := lower, int64(-1), int32(0), int32(0)
 	for {
@@ -393,7 +391,7 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 		if err != nil {
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
-		batch, offsets, arena = batch[:0], offsets[:0], arena[:0]
+		batch.Reset()
 		full := false
 		for !full && rows.Next() {
 			var sg store.Segment
@@ -405,32 +403,20 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 				return mapErr("readings of device "+q.DeviceID, err)
 			}
 			sg.FileSequence, sg.ChannelIndex, sg.Part, sg.Count = uint64(seq), int(ch), int(part), int(count)
-			offsets = append(offsets, len(arena))
-			arena = append(arena, tag...)
-			offsets = append(offsets, len(arena))
-			arena = append(arena, sealed...)
-			batch = append(batch, sg)
-			full = len(batch) == segmentBatch || len(arena) >= segmentBatchBytes
+			batch.Add(sg, tag, sealed)
+			full = batch.Len() == segmentBatch || batch.Bytes() >= segmentBatchBytes
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
-		for i := range batch {
-			tagAt, sealedAt, end := offsets[2*i], offsets[2*i+1], len(arena)
-			if 2*i+2 < len(offsets) {
-				end = offsets[2*i+2]
-			}
-			batch[i].ChannelTag = arena[tagAt:sealedAt:sealedAt]
-			batch[i].Sealed = arena[sealedAt:end:end]
-			if err := fn(&batch[i]); err != nil {
-				return err
-			}
+		if err := batch.Deliver(fn); err != nil {
+			return err
 		}
 		if !full {
 			return nil
 		}
-		last := batch[len(batch)-1]
+		last := batch.Last()
 		lastT, lastSeq, lastCh, lastPart = last.TMin, int64(last.FileSequence), int32(last.ChannelIndex), int32(last.Part)
 	}
 }

@@ -284,9 +284,7 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 	first := `SELECT ` + columns + ` FROM segments WHERE ` + where + order
 	next := `SELECT ` + columns + ` FROM segments WHERE ` + where + ` AND (t_min, file_sequence, channel_index, part) > (?, ?, ?, ?)` + order
 
-	batch := make([]store.Segment, 0, segmentBatch)
-	offsets := make([]int, 0, 2*segmentBatch)
-	var arena []byte
+	var batch store.SegmentBatch
 	var lastT, lastSeq, lastCh, lastPart int64
 	for page := 0; ; page++ {
 		var rows *sql.Rows
@@ -298,7 +296,7 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 		if err != nil {
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
-		batch, offsets, arena = batch[:0], offsets[:0], arena[:0]
+		batch.Reset()
 		full := false
 		for !full && rows.Next() {
 			var sg store.Segment
@@ -309,33 +307,21 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 				return mapErr("readings of device "+q.DeviceID, err)
 			}
 			sg.FileSequence = uint64(seq)
-			offsets = append(offsets, len(arena))
-			arena = append(arena, tag...)
-			offsets = append(offsets, len(arena))
-			arena = append(arena, sealed...)
-			batch = append(batch, sg)
-			full = len(batch) == segmentBatch || len(arena) >= segmentBatchBytes
+			batch.Add(sg, tag, sealed)
+			full = batch.Len() == segmentBatch || batch.Bytes() >= segmentBatchBytes
 		}
 		err := rows.Err()
 		rows.Close()
 		if err != nil {
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
-		for i := range batch {
-			tagAt, sealedAt, end := offsets[2*i], offsets[2*i+1], len(arena)
-			if 2*i+2 < len(offsets) {
-				end = offsets[2*i+2]
-			}
-			batch[i].ChannelTag = arena[tagAt:sealedAt:sealedAt]
-			batch[i].Sealed = arena[sealedAt:end:end]
-			if err := fn(&batch[i]); err != nil {
-				return err
-			}
+		if err := batch.Deliver(fn); err != nil {
+			return err
 		}
 		if !full {
 			return nil
 		}
-		last := batch[len(batch)-1]
+		last := batch.Last()
 		lastT, lastSeq, lastCh, lastPart = last.TMin, int64(last.FileSequence), int64(last.ChannelIndex), int64(last.Part)
 	}
 }
