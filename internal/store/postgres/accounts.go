@@ -72,10 +72,10 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 	if err != nil {
 		return mapErr("delete account "+id, err)
 	}
-	return s.Vacuum(ctx, "delete account "+id, accountKeyTables, accountTables)
+	return s.vacuum(ctx, "delete account "+id, accountKeyTables, accountTables)
 }
 
-// Vacuum removes what a committed deletion left in the database's files: it rewrites the
+// vacuum removes what a committed deletion left in the database's files: it rewrites the
 // rewrite tables (VACUUM FULL: a new file of the live rows, the old one truncated at once) and
 // vacuums the others (VACUUM: dead rows pruned, their space free for new rows).
 //
@@ -88,7 +88,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 // transaction older than the deletion can still see (a long query, a pg_dump running), nor the
 // copies in the write-ahead log, archives, replicas and backups: docs/security.md says how long
 // those last.
-func (s *Store) Vacuum(ctx context.Context, what string, rewrite, tables []string) error {
+func (s *Store) vacuum(ctx context.Context, what string, rewrite, tables []string) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: committed, but the space of the deleted rows was not reclaimed: %w", what, err)

@@ -14,9 +14,10 @@
 // the device. Transactions that may deadlock against another process's (token revocations and
 // touches) are retried.
 //
-// Deleting an account or a user deletes its rows in one transaction and then vacuums the
-// tables it touched, so the space of the deleted rows is reclaimed at once; see Vacuum's
-// comment for what PostgreSQL may still hold and for how long.
+// Deleting an account or a user deletes its rows in one transaction, then rewrites the small
+// tables that hold keys and blind indexes and vacuums the others, so no copy of a deleted key
+// stays in the tables' files; see vacuum's comment for what PostgreSQL may still hold, where,
+// and for how long.
 package postgres
 
 import (
@@ -107,10 +108,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Pool returns the connection pool, for tools that need the database itself (backups).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-func loadMigrations() ([]store.Migration, error) { return store.LoadMigrations(migrations, "migrations") }
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrations, "migrations")
+}
 
 // migrationLock is the key of the session advisory lock held while migrating: "smartx" in
 // ASCII, so an operator looking at pg_locks can tell whose it is.

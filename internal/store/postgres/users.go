@@ -131,7 +131,7 @@ func (s *Store) DeleteUser(ctx context.Context, accountID, id string) error {
 	if err != nil {
 		return mapErr("delete user "+id, err)
 	}
-	return s.Vacuum(ctx, "delete user "+id, userKeyTables, userTables)
+	return s.vacuum(ctx, "delete user "+id, userKeyTables, userTables)
 }
 
 // SetTOTP implements store.UserStore.

@@ -41,9 +41,13 @@ import (
 // RequireEnv is the environment variable that turns a missing PostgreSQL into a failure.
 const RequireEnv = "SMARTX_REQUIRE_POSTGRES"
 
-// DurableEnv set to 1 keeps PostgreSQL's durability settings (fsync, synchronous commit, full
-// page writes) as a production server has them, for benchmarks; by default they are off, which
-// makes the contract tests several times faster and changes nothing they check.
+// DurableEnv chooses the cluster's durability settings, for benchmarks. Unset, fsync,
+// synchronous commit and full page writes are off, which makes the tests several times faster
+// and changes nothing they check; "1" keeps PostgreSQL's defaults, as a production server has
+// them (every commit waits for its WAL to reach the disk); "async" keeps fsync and full page
+// writes but not synchronous commit (a commit returns before its WAL is flushed, which
+// happens within 3 x wal_writer_delay: a crash of PostgreSQL or the machine may lose the last
+// fraction of a second of commits, never the database's consistency).
 const DurableEnv = "SMARTX_PGTEST_DURABLE"
 
 // InstallHint names what to install when the binaries are missing.
@@ -147,9 +151,12 @@ func (e *MissingError) Error() string {
 	return fmt.Sprintf("%s not found in /usr/lib/postgresql/*/bin or PATH; install PostgreSQL (%s)", e.What, InstallHint)
 }
 
+// debianBinDirs is where Debian's packages put each major version's binaries.
+var debianBinDirs = "/usr/lib/postgresql/*/bin"
+
 // FindBinDir returns the directory of PostgreSQL's server binaries (initdb and postgres).
 func FindBinDir() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(debianBinDirs)
 	slices.SortFunc(dirs, func(a, b string) int { return majorOf(b) - majorOf(a) }) // newest first
 	for _, d := range dirs {
 		if isExecutable(filepath.Join(d, "initdb")) && isExecutable(filepath.Join(d, "postgres")) {
@@ -295,7 +302,11 @@ func (c *Cluster) launch(as *runAs) error {
 	args := []string{"-D", filepath.Join(c.Dir, "data"), "-p", strconv.Itoa(c.Port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + c.Dir,
 		"-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "log_min_messages=warning"}
-	if os.Getenv(DurableEnv) != "1" {
+	switch os.Getenv(DurableEnv) {
+	case "1":
+	case "async":
+		args = append(args, "-c", "synchronous_commit=off")
+	default:
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
 	cmd := c.command(as, filepath.Join(c.BinDir, "postgres"), args...)

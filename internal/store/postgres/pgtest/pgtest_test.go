@@ -2,7 +2,9 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -47,5 +49,17 @@ func TestClusterDirectory(t *testing.T) {
 	}
 	if c.Version == "" {
 		t.Error("the server version was not read")
+	}
+}
+
+// Without PostgreSQL, the error names the package to install.
+func TestFindBinDirMissing(t *testing.T) {
+	defer func(old string) { debianBinDirs = old }(debianBinDirs)
+	debianBinDirs = t.TempDir() + "/*/bin"
+	t.Setenv("PATH", t.TempDir())
+	_, err := FindBinDir()
+	var missing *MissingError
+	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "apt-get install postgresql") {
+		t.Fatalf("FindBinDir without PostgreSQL: %v", err)
 	}
 }
