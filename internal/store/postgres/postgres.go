@@ -108,6 +108,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// loadMigrations returns the embedded migrations, in order.
 func loadMigrations() ([]store.Migration, error) {
 	return store.LoadMigrations(migrations, "migrations")
 }

@@ -133,7 +133,10 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-func loadMigrations() ([]store.Migration, error) { return store.LoadMigrations(migrations, "migrations") }
+// loadMigrations returns the embedded migrations, in order.
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrations, "migrations")
+}
 
 // migrate applies the migrations the database has not seen, each in its own transaction with
 // its schema_migrations row, and refuses a database from a newer smartx.
