@@ -137,6 +137,8 @@ owner and an admin token, all printed once it is listening. Its e-mails are writ
 	cmd.AddCommand(
 		newServerAccountCmd(f, &opts.serverDataFlags),
 		newServerUserCmd(f, &opts.serverDataFlags),
+		newServerBackupCmd(f, &opts.serverDataFlags),
+		newServerRestoreCmd(f, &opts.serverDataFlags),
 	)
 	return cmd
 }

@@ -100,7 +100,7 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 	} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no smartx database at %s: check --data-dir, or create one with `smartx server account add`", path)
 	}
-	key, err := masterKey(dd, cfg.Logger)
+	key, err := MasterKey(dd, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +149,10 @@ func cleanUploads(dir string, now time.Time, log *slog.Logger) {
 	}
 }
 
-// masterKey finds the master key as DataDir documents.
-func masterKey(dd DataDir, log *slog.Logger) (auth.Key, error) {
+// MasterKey finds the master key as DataDir documents: the key itself, the hex of
+// SMARTX_MASTER_KEY, the file named by --master-key-file, or master.key in the data directory
+// (created there only when dd.Create is set).
+func MasterKey(dd DataDir, log *slog.Logger) (auth.Key, error) {
 	switch {
 	case dd.MasterKey != nil:
 		return *dd.MasterKey, nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -115,7 +114,7 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 		has := f.Readings > 0
 		if _, err := tx.StmtContext(ctx, s.ingest.insertFile).ExecContext(ctx, deviceID, int64(sequence), f.SHA256, f.Size, f.KeyID,
 			f.Readings, nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading), f.Interval.Milliseconds(),
-			encodeGaps(f.Gaps), micros(f.CreatedAt), micros(f.ReceivedAt)); err != nil {
+			store.EncodeGaps(f.Gaps), micros(f.CreatedAt), micros(f.ReceivedAt)); err != nil {
 			return err
 		}
 		_, err = tx.StmtContext(ctx, s.ingest.updateStats).ExecContext(ctx, micros(f.ReceivedAt), f.Readings, int64(sequence),
@@ -129,37 +128,6 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 	return mapErr(what, err)
 }
 
-// encodeGaps packs gaps as varint pairs (from, length); nil for none.
-func encodeGaps(gaps []store.Gap) []byte {
-	if len(gaps) == 0 {
-		return nil
-	}
-	var b []byte
-	for _, g := range gaps {
-		b = binary.AppendVarint(b, g.From)
-		b = binary.AppendVarint(b, g.To-g.From)
-	}
-	return b
-}
-
-func decodeGaps(b []byte) ([]store.Gap, error) {
-	var out []store.Gap
-	for len(b) > 0 {
-		from, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("corrupt gap list")
-		}
-		b = b[n:]
-		length, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("corrupt gap list")
-		}
-		b = b[n:]
-		out = append(out, store.Gap{From: from, To: from + length})
-	}
-	return out, nil
-}
-
 const fileColumns = `device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading, interval_ms, gaps, created_at, received_at`
 
 func scanFile(row interface{ Scan(...any) error }) (store.DataFile, error) {
@@ -171,7 +139,7 @@ func scanFile(row interface{ Scan(...any) error }) (store.DataFile, error) {
 		return store.DataFile{}, err
 	}
 	var err error
-	if f.Gaps, err = decodeGaps(gaps); err != nil {
+	if f.Gaps, err = store.DecodeGaps(gaps); err != nil {
 		return store.DataFile{}, fmt.Errorf("file %d: %w", seq, err)
 	}
 	f.Sequence, f.FirstReading, f.LastReading = uint64(seq), first.Int64, last.Int64
@@ -316,9 +284,7 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 	first := `SELECT ` + columns + ` FROM segments WHERE ` + where + order
 	next := `SELECT ` + columns + ` FROM segments WHERE ` + where + ` AND (t_min, file_sequence, channel_index, part) > (?, ?, ?, ?)` + order
 
-	batch := make([]store.Segment, 0, segmentBatch)
-	offsets := make([]int, 0, 2*segmentBatch)
-	var arena []byte
+	var batch store.SegmentBatch
 	var lastT, lastSeq, lastCh, lastPart int64
 	for page := 0; ; page++ {
 		var rows *sql.Rows
@@ -330,7 +296,7 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 		if err != nil {
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
-		batch, offsets, arena = batch[:0], offsets[:0], arena[:0]
+		batch.Reset()
 		full := false
 		for !full && rows.Next() {
 			var sg store.Segment
@@ -341,33 +307,21 @@ func (s *Store) ScanSegments(ctx context.Context, q store.SegmentQuery, fn func(
 				return mapErr("readings of device "+q.DeviceID, err)
 			}
 			sg.FileSequence = uint64(seq)
-			offsets = append(offsets, len(arena))
-			arena = append(arena, tag...)
-			offsets = append(offsets, len(arena))
-			arena = append(arena, sealed...)
-			batch = append(batch, sg)
-			full = len(batch) == segmentBatch || len(arena) >= segmentBatchBytes
+			batch.Add(sg, tag, sealed)
+			full = batch.Len() == segmentBatch || batch.Bytes() >= segmentBatchBytes
 		}
 		err := rows.Err()
 		rows.Close()
 		if err != nil {
 			return mapErr("readings of device "+q.DeviceID, err)
 		}
-		for i := range batch {
-			tagAt, sealedAt, end := offsets[2*i], offsets[2*i+1], len(arena)
-			if 2*i+2 < len(offsets) {
-				end = offsets[2*i+2]
-			}
-			batch[i].ChannelTag = arena[tagAt:sealedAt:sealedAt]
-			batch[i].Sealed = arena[sealedAt:end:end]
-			if err := fn(&batch[i]); err != nil {
-				return err
-			}
+		if err := batch.Deliver(fn); err != nil {
+			return err
 		}
 		if !full {
 			return nil
 		}
-		last := batch[len(batch)-1]
+		last := batch.Last()
 		lastT, lastSeq, lastCh, lastPart = last.TMin, int64(last.FileSequence), int64(last.ChannelIndex), int64(last.Part)
 	}
 }

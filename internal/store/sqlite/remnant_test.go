@@ -159,7 +159,7 @@ func TestUnsealedDatabaseIsRefused(t *testing.T) {
 		}
 		defer db.Close()
 		stmts := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
-			ms[0].sql, ms[1].sql, `INSERT INTO schema_migrations VALUES (1, 'initial', 0), (2, 'devices', 0)`}
+			ms[0].SQL, ms[1].SQL, `INSERT INTO schema_migrations VALUES (1, 'initial', 0), (2, 'devices', 0)`}
 		if withAccount {
 			stmts = append(stmts, `INSERT INTO accounts (id, name, data_key, created_at) VALUES ('acc_x', 'Acme', x'00', 0)`)
 		}

@@ -47,8 +47,9 @@ var migrations embed.FS
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
-	w *sql.DB // one connection, IMMEDIATE transactions
-	r *sql.DB // read-only connections
+	w    *sql.DB // one connection, IMMEDIATE transactions
+	r    *sql.DB // read-only connections
+	path string
 
 	epochStmt *sql.Stmt
 	tokenStmt *sql.Stmt
@@ -87,7 +88,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, epochFile: path + "-epoch", epochSize: -2}
+	s := &Store{w: w, path: path, epochFile: path + "-epoch", epochSize: -2}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -133,32 +134,9 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// migration is one numbered schema change from migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries { // ReadDir sorts by name, so by number
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != len(out)+1 {
-			return nil, fmt.Errorf("migration file %s: want NNNN_name.sql numbered from 1 without gaps", e.Name())
-		}
-		body, err := fs.ReadFile(migrations, "migrations/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	return out, nil
+// loadMigrations returns the embedded migrations, in order.
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrations, "migrations")
 }
 
 // migrate applies the migrations the database has not seen, each in its own transaction with
@@ -190,15 +168,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	for _, m := range ms[current:] {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, time.Now().UnixMicro())
+				m.Version, m.Name, time.Now().UnixMicro())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
+			return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	return nil

@@ -25,6 +25,23 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
+// Two stores on one file are the server and a second process sharing the database.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "smartx.db")
+		a, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Open(context.Background(), path)
+		if err != nil {
+			a.Close()
+			t.Fatal(err)
+		}
+		return a, b
+	})
+}
+
 func TestPragmas(t *testing.T) {
 	s := openTemp(t)
 	defer s.Close()
@@ -100,7 +117,7 @@ func TestLoadMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "initial" {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "initial" {
 		t.Fatalf("migrations = %+v", ms)
 	}
 }

@@ -25,14 +25,14 @@ func newDevice(site store.Site, serial string) (store.Device, store.DeviceKey) {
 	return d, store.DeviceKey{DeviceID: d.ID, KeyID: 1, SealedKey: []byte("sealed-1"), CreatedAt: base}
 }
 
-func mustSite(t *testing.T, s store.Store, f fixture, name string) store.Site {
+func mustSite(t testing.TB, s store.Store, f fixture, name string) store.Site {
 	t.Helper()
 	site := newSite(f, name)
 	must(t, s.CreateSite(context.Background(), site))
 	return site
 }
 
-func mustDevice(t *testing.T, s store.Store, site store.Site, serial string) store.Device {
+func mustDevice(t testing.TB, s store.Store, site store.Site, serial string) store.Device {
 	t.Helper()
 	d, k := newDevice(site, serial)
 	must(t, s.CreateDevice(context.Background(), d, k))

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"data files and losses", testFiles},
 		{"readings segments", testSegments},
 		{"account deletion cascades to devices and readings", testDeleteAccountDevices},
+		{"concurrent uploads of one file store it once", testSameStoreFileRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +58,7 @@ func Run(t *testing.T, open Open) {
 // base is a fixed time with microsecond precision, the precision stores must keep.
 var base = time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func newID(prefix string) string {
 func index(v string) []byte  { return []byte("index:" + v) }
 func sealed(v string) []byte { return []byte("sealed:" + v) }
 
-func seed(t *testing.T, s store.Store, email string) fixture {
+func seed(t testing.TB, s store.Store, email string) fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := fixture{acc: store.Account{ID: newID(api.PrefixAccount), SealedName: sealed("Acme " + email), DataKey: []byte("wrapped-data-key"), CreatedAt: base}}
