@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
@@ -17,12 +18,33 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver of openRaw
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/auth"
 	"github.com/smart-impulse/smartx/internal/mail"
 	"github.com/smart-impulse/smartx/internal/mail/mailtest"
+	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/store/postgres/pgtest"
+	"github.com/smart-impulse/smartx/internal/store/sqlite"
 	"golang.org/x/time/rate"
 )
+
+// TestMain stops the throwaway PostgreSQL cluster of a run on PostgreSQL (testStoreEnv).
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// testStoreEnv set to "postgres" runs the server's tests on a throwaway PostgreSQL database
+// each instead of SQLite (`make test` runs them both ways).
+const testStoreEnv = "SMARTX_TEST_STORE"
+
+// testDataDir is the data directory of a test server: SQLite in dir, or a fresh PostgreSQL
+// database with dir for the uploads.
+func testDataDir(t testing.TB, dir string) DataDir {
+	dd := DataDir{Dir: dir, Create: true}
+	if os.Getenv(testStoreEnv) == "postgres" {
+		dd.DatabaseURL = pgtest.NewDatabase(t)
+	}
+	return dd
+}
 
 // testPasswordParams keep argon2 cheap under the race detector; never used in production.
 var testPasswordParams = auth.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -50,6 +72,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type testServer struct {
 	t      testing.TB
 	dir    string
+	dbURL  string // the PostgreSQL database, or "" for SQLite in dir
 	clock  *fakeClock
 	svc    *Service
 	srv    *Server
@@ -60,6 +83,14 @@ type testServer struct {
 }
 
 type testOption func(*ServiceConfig, *Config)
+
+// sqliteOnly is the ServiceConfig.Store placeholder by which onSQLite marks a test server.
+var sqliteOnly store.Store = (*sqlite.Store)(nil)
+
+// onSQLite keeps a test on SQLite when the run is on PostgreSQL: the test looks at SQLite's files.
+func onSQLite() testOption {
+	return func(sc *ServiceConfig, _ *Config) { sc.Store = sqliteOnly }
+}
 
 func withLoginLimits(l LoginLimits) testOption {
 	return func(sc *ServiceConfig, _ *Config) { sc.LoginLimits = &l }
@@ -95,7 +126,14 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 		sc.LoginLimits.Now = ts.clock.Now
 	}
 	ctx := context.Background()
-	svc, err := OpenService(ctx, DataDir{Dir: ts.dir, Create: true}, sc)
+	dd := DataDir{Dir: ts.dir, Create: true}
+	if sc.Store == sqliteOnly {
+		sc.Store = nil
+	} else {
+		dd = testDataDir(t, ts.dir)
+	}
+	ts.dbURL = dd.DatabaseURL
+	svc, err := OpenService(ctx, dd, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +172,66 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 		svc.Close()
 	})
 	return ts
+}
+
+// openRaw opens the test server's database beside the server, to look at what it stores.
+// Queries use $1, $2... for their arguments, which both stores understand.
+func (ts *testServer) openRaw(t testing.TB) *sql.DB {
+	t.Helper()
+	driver, source := "sqlite", filepath.Join(ts.dir, DatabaseFile)+"?_pragma=query_only(1)"
+	if ts.dbURL != "" {
+		driver, source = "pgx", ts.dbURL
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// storedBytes returns what the test server's database holds as stored: with SQLite, the bytes
+// of its files (database, WAL, shared memory and epoch files), which are what a thief copies;
+// with PostgreSQL, every row of every table as text, bytea as hex (the relation files of the
+// throwaway cluster are shared with the package's other tests, so they cannot be searched for
+// one test's values; remnants of deleted rows there are store/postgres's tests).
+func (ts *testServer) storedBytes(t testing.TB) []byte {
+	t.Helper()
+	var out []byte
+	if ts.dbURL == "" {
+		for _, suffix := range []string{"", "-wal", "-shm", "-epoch"} {
+			raw, err := os.ReadFile(filepath.Join(ts.dir, DatabaseFile+suffix))
+			if err == nil {
+				out = append(out, raw...)
+			}
+		}
+		return out
+	}
+	ctx := context.Background()
+	db := ts.openRaw(t)
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		var text sql.NullString
+		if err := db.QueryRowContext(ctx, `SELECT string_agg(t::text, E'\n') FROM `+table+` t`).Scan(&text); err != nil {
+			t.Fatalf("read %s: %v", table, err)
+		}
+		out = append(out, text.String...)
+	}
+	return out
 }
 
 // do sends a request and returns the response with its body read.

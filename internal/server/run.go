@@ -21,6 +21,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/fsperm"
 	"github.com/smart-impulse/smartx/internal/mail"
 	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/store/postgres"
 	"github.com/smart-impulse/smartx/internal/store/sqlite"
 )
 
@@ -38,13 +39,11 @@ const (
 // reads it can decrypt every account's data, so it is refused, not merely warned about.
 var ErrMasterKeyTooOpen = errors.New("the master key file is readable by other users")
 
-// ErrPostgresUnavailable is returned for a postgres:// database URL.
-var ErrPostgresUnavailable = errors.New("the PostgreSQL store is not available in this version of smartx: use sqlite://PATH (the default)")
-
 // DataDir says where the server's state lives and how to find its master key.
 type DataDir struct {
 	Dir string
-	// DatabaseURL defaults to sqlite://<Dir>/smartx.db.
+	// DatabaseURL defaults to sqlite://<Dir>/smartx.db; postgres://... selects PostgreSQL,
+	// and then Dir is optional (it holds the uploads in progress when given).
 	DatabaseURL string
 	// The master key comes from MasterKey if set, else MasterKeyFile, else MasterKeyHex (the
 	// SMARTX_MASTER_KEY environment variable), else <Dir>/master.key, generated if missing
@@ -54,6 +53,12 @@ type DataDir struct {
 	MasterKeyHex  string
 	// Create allows creating the directory, the database and the master key.
 	Create bool
+}
+
+// IsPostgresURL reports whether a database URL names a PostgreSQL database.
+func IsPostgresURL(databaseURL string) bool {
+	scheme, _, ok := strings.Cut(databaseURL, "://")
+	return ok && (scheme == "postgres" || scheme == "postgresql")
 }
 
 // DatabasePath returns the SQLite file a database URL names; it rejects other stores.
@@ -67,11 +72,11 @@ func DatabasePath(dir, databaseURL string) (string, error) {
 	scheme, rest, ok := strings.Cut(databaseURL, "://")
 	switch {
 	case !ok:
-		return "", fmt.Errorf("database URL %q has no scheme: use sqlite://PATH", databaseURL)
-	case scheme == "postgres" || scheme == "postgresql":
-		return "", ErrPostgresUnavailable
+		return "", fmt.Errorf("database URL %q has no scheme: use sqlite://PATH or postgres://USER@HOST/DB", databaseURL)
+	case IsPostgresURL(databaseURL):
+		return "", fmt.Errorf("database URL %q is a PostgreSQL database, not a file", scheme+"://...")
 	case scheme != "sqlite":
-		return "", fmt.Errorf("database URL scheme %q is not supported: use sqlite://PATH", scheme)
+		return "", fmt.Errorf("database URL scheme %q is not supported: use sqlite://PATH or postgres://USER@HOST/DB", scheme)
 	}
 	path, err := url.PathUnescape(rest)
 	if err != nil || path == "" {
@@ -85,33 +90,13 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	path, err := DatabasePath(dd.Dir, dd.DatabaseURL)
+	st, err := openStore(ctx, dd, &cfg)
 	if err != nil {
 		return nil, err
-	}
-	if dd.Create {
-		for _, d := range []string{dd.Dir, filepath.Dir(path)} {
-			if d != "" {
-				if err := privateDir(d, cfg.Logger); err != nil {
-					return nil, err
-				}
-			}
-		}
-	} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no smartx database at %s: check --data-dir, or create one with `smartx server account add`", path)
 	}
 	key, err := MasterKey(dd, cfg.Logger)
 	if err != nil {
-		return nil, err
-	}
-	if cfg.UploadDir == "" {
-		cfg.UploadDir = filepath.Join(filepath.Dir(path), UploadsDir)
-		if err := privateDir(cfg.UploadDir, cfg.Logger); err != nil {
-			return nil, err
-		}
-	}
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	cfg.Store, cfg.MasterKey = st, key
@@ -121,6 +106,44 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 		return nil, err
 	}
 	return svc, nil
+}
+
+// openStore opens the store dd names, creating the directories it needs, and sets where
+// uploads wait (cfg.UploadDir) unless the caller chose.
+func openStore(ctx context.Context, dd DataDir, cfg *ServiceConfig) (store.Store, error) {
+	if dd.Create && dd.Dir != "" {
+		if err := privateDir(dd.Dir, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if IsPostgresURL(dd.DatabaseURL) {
+		if cfg.UploadDir == "" && dd.Dir != "" {
+			cfg.UploadDir = filepath.Join(dd.Dir, UploadsDir)
+			if err := privateDir(cfg.UploadDir, cfg.Logger); err != nil {
+				return nil, err
+			}
+		}
+		// Without --data-dir, uploads wait in the system's temporary directory (NewService).
+		return postgres.Open(ctx, dd.DatabaseURL, postgres.Options{})
+	}
+	path, err := DatabasePath(dd.Dir, dd.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if dd.Create {
+		if err := privateDir(filepath.Dir(path), cfg.Logger); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no smartx database at %s: check --data-dir, or create one with `smartx server account add`", path)
+	}
+	if cfg.UploadDir == "" {
+		cfg.UploadDir = filepath.Join(filepath.Dir(path), UploadsDir)
+		if err := privateDir(cfg.UploadDir, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return sqlite.Open(ctx, path)
 }
 
 // privateDir creates dir owner-only, or tightens an existing one that others could read.
@@ -295,6 +318,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if IsPostgresURL(dd.DatabaseURL) {
+		// Every replica on the database must present the certificate its devices trust; a CA
+		// generated per data directory would differ from one replica to the next.
+		if o.Dev {
+			return errors.New("--dev runs on a throwaway SQLite database: drop --database, or drop --dev to serve a PostgreSQL database")
+		}
+		if o.TLSCertFile == "" {
+			return errors.New("with a PostgreSQL database, give the certificate every replica serves with --tls-cert and --tls-key: a certificate authority generated per data directory would differ between replicas")
+		}
 	}
 	host, _, err := net.SplitHostPort(o.Listen)
 	if err != nil {

@@ -22,27 +22,29 @@ import (
 func TestDatabasePath(t *testing.T) {
 	tests := []struct {
 		dir, url, want string
-		err            error
 	}{
-		{"/data", "", "/data/smartx.db", nil},
-		{"/data", "sqlite:///var/lib/smartx/x.db", "/var/lib/smartx/x.db", nil},
-		{"", "sqlite://rel/x.db", "rel/x.db", nil},
-		{"/data", "postgres://db.example/smartx", "", ErrPostgresUnavailable},
-		{"/data", "postgresql://db.example/smartx", "", ErrPostgresUnavailable},
+		{"/data", "", "/data/smartx.db"},
+		{"/data", "sqlite:///var/lib/smartx/x.db", "/var/lib/smartx/x.db"},
+		{"", "sqlite://rel/x.db", "rel/x.db"},
 	}
 	for _, tt := range tests {
 		got, err := DatabasePath(tt.dir, tt.url)
-		if got != tt.want || !errors.Is(err, tt.err) {
-			t.Errorf("DatabasePath(%q, %q) = %q, %v; want %q, %v", tt.dir, tt.url, got, err, tt.want, tt.err)
+		if got != tt.want || err != nil {
+			t.Errorf("DatabasePath(%q, %q) = %q, %v; want %q", tt.dir, tt.url, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"mysql://x", "smartx.db", "sqlite://"} {
+	for _, bad := range []string{"mysql://x", "smartx.db", "sqlite://", "postgres://db.example/smartx"} {
 		if _, err := DatabasePath("/data", bad); err == nil {
 			t.Errorf("DatabasePath accepted %q", bad)
 		}
 	}
 	if _, err := DatabasePath("", ""); err == nil {
 		t.Error("DatabasePath accepted no directory and no URL")
+	}
+	for url, want := range map[string]bool{"postgres://u@h/db": true, "postgresql://h/db": true, "sqlite:///x.db": false, "": false, "postgres": false} {
+		if got := IsPostgresURL(url); got != want {
+			t.Errorf("IsPostgresURL(%q) = %v, want %v", url, got, want)
+		}
 	}
 }
 

@@ -78,8 +78,16 @@ var (
 
 // Main runs the package's tests and then stops and removes the cluster if a test started it.
 // Call it from TestMain; it exits the process with the tests' status.
-func Main(m *testing.M) {
-	code := m.Run()
+func Main(m *testing.M) { os.Exit(Wrap(m).Run()) }
+
+// Wrap returns m whose Run also stops and removes the cluster once the tests have run, for a
+// TestMain that hands m to another runner (testscript.Main).
+func Wrap(m interface{ Run() int }) interface{ Run() int } { return wrapped{m} }
+
+type wrapped struct{ m interface{ Run() int } }
+
+func (w wrapped) Run() int {
+	code := w.m.Run()
 	if cluster != nil {
 		if err := cluster.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: stop the throwaway cluster: %v\n", err)
@@ -88,24 +96,44 @@ func Main(m *testing.M) {
 			}
 		}
 	}
-	os.Exit(code)
+	return code
+}
+
+// Start returns the package's cluster, starting it on first use. Without PostgreSQL's
+// binaries it returns a *MissingError; Get turns that into a skip.
+func Start() (*Cluster, error) {
+	once.Do(func() { cluster, startErr = start() })
+	return cluster, startErr
+}
+
+// Available reports whether the tests can have a cluster. Without PostgreSQL's binaries it
+// prints one SKIP line naming the package (what) and the package to install, and returns
+// false, unless SMARTX_REQUIRE_POSTGRES=1, when it returns the error, as it does any failure
+// to start an installed PostgreSQL.
+func Available(what string) (bool, error) {
+	_, err := Start()
+	if err == nil {
+		return true, nil
+	}
+	var missing *MissingError
+	if errors.As(err, &missing) && os.Getenv(RequireEnv) != "1" {
+		skipOnce.Do(func() { fmt.Fprintf(os.Stderr, "SKIP PostgreSQL tests of %s: %v\n", what, err) })
+		return false, nil
+	}
+	return false, fmt.Errorf("start a throwaway PostgreSQL cluster: %w", err)
 }
 
 // Get returns the package's cluster, starting it on first use. Without PostgreSQL's binaries
 // the test is skipped (or failed under SMARTX_REQUIRE_POSTGRES=1).
 func Get(tb testing.TB) *Cluster {
 	tb.Helper()
-	once.Do(func() { cluster, startErr = start() })
-	if startErr != nil {
-		var missing *MissingError
-		if errors.As(startErr, &missing) && os.Getenv(RequireEnv) != "1" {
-			skipOnce.Do(func() {
-				wd, _ := os.Getwd()
-				fmt.Fprintf(os.Stderr, "SKIP PostgreSQL tests of %s: %v\n", filepath.Base(wd), startErr)
-			})
-			tb.Skip("no PostgreSQL:", startErr)
-		}
-		tb.Fatalf("start a throwaway PostgreSQL cluster: %v", startErr)
+	wd, _ := os.Getwd()
+	ok, err := Available(filepath.Base(wd))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !ok {
+		tb.Skip("no PostgreSQL:", startErr)
 	}
 	return cluster
 }
@@ -114,17 +142,27 @@ func Get(tb testing.TB) *Cluster {
 // database is dropped when the test ends.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	c := Get(tb)
-	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
-	if err := c.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
+	url, drop, err := Get(tb).CreateDatabase(context.Background())
+	if err != nil {
 		tb.Fatalf("create test database: %v", err)
 	}
 	tb.Cleanup(func() {
-		if err := c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop test database %s: %v", name, err)
+		if err := drop(); err != nil {
+			tb.Errorf("drop test database: %v", err)
 		}
 	})
-	return c.URL(name)
+	return url
+}
+
+// CreateDatabase creates an empty database in the cluster; it returns its URL and the function
+// that drops it, connections and all.
+func (c *Cluster) CreateDatabase(ctx context.Context) (url string, drop func() error, err error) {
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
+	if err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	drop = func() error { return c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)") }
+	return c.URL(name), drop, nil
 }
 
 // URL returns the connection URL of a database of the cluster, over loopback TCP.
