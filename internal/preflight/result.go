@@ -67,6 +67,10 @@ type Result struct {
 	Rule string `json:"rule,omitempty"`
 	// Reason explains a skip or an error.
 	Reason string `json:"reason,omitempty"`
+	// Fault is "laptop" (FaultLaptop) when the check could not run because
+	// of this laptop itself (its firewall, routes or network stack): nothing
+	// reached the site's network, so IT has nothing to do. Empty otherwise.
+	Fault string `json:"fault,omitempty"`
 	// Duration is how long the check ran; DurationMS is its JSON form.
 	Duration time.Duration `json:"-"`
 	// DurationMS is Duration in milliseconds.
@@ -178,6 +182,8 @@ type LocalNetwork struct {
 	SourceIP string `json:"source_ip"`
 	// Gateway is the default gateway ("unknown" when it cannot be told).
 	Gateway string `json:"gateway"`
+	// GatewayError says why Gateway is "unknown".
+	GatewayError string `json:"gateway_error,omitempty"`
 	// Resolvers are the DNS servers names were resolved through.
 	Resolvers []string `json:"resolvers"`
 	// ResolverSource says where Resolvers come from: "dns-server",
