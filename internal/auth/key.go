@@ -9,7 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
+
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // KeySize is the size of every symmetric key: AES-256.
@@ -32,9 +33,10 @@ func NewKey(r io.Reader) (Key, error) {
 	return k, nil
 }
 
-// ParseKeyHex parses a key written as 64 hexadecimal characters (surrounding space ignored).
+// ParseKeyHex parses a key written as 64 hexadecimal characters; what editors add around it (a
+// byte-order mark, CRLF, spaces) is ignored (secretfile.Text).
 func ParseKeyHex(s string) (Key, error) {
-	s = strings.TrimSpace(s)
+	s = secretfile.Text([]byte(s))
 	if len(s) != 2*KeySize {
 		return Key{}, fmt.Errorf("key must be %d hexadecimal characters, got %d", 2*KeySize, len(s))
 	}
@@ -100,11 +102,14 @@ func newGCM(key Key) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// ReadKeyFile reads a key file (64 hexadecimal characters). It reports whether the file is
-// readable by others than its owner, which the caller should warn about.
+// ReadKeyFile reads a key file (64 hexadecimal characters, as Notepad or any editor saves them).
+// It reports whether the file is readable by others than its owner (its mode on Unix, its
+// access list on Windows), which the caller should warn about.
 func ReadKeyFile(path string) (key Key, tooOpen bool, err error) {
-	st, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
+		return Key{}, false, fmt.Errorf("read master key: %w", err)
+	}
+	if tooOpen, err = secretfile.Exposed(path); err != nil {
 		return Key{}, false, fmt.Errorf("read master key: %w", err)
 	}
 	b, err := os.ReadFile(path)
@@ -115,7 +120,7 @@ func ReadKeyFile(path string) (key Key, tooOpen bool, err error) {
 	if err != nil {
 		return Key{}, false, fmt.Errorf("read master key %s: %w", path, err)
 	}
-	return k, st.Mode().Perm()&0o077 != 0, nil
+	return k, tooOpen, nil
 }
 
 // WriteKeyFile writes key to a new file readable by its owner only; it never overwrites.

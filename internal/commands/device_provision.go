@@ -15,6 +15,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -37,7 +38,8 @@ func newDeviceProvisionCmd(f *Factory) *cobra.Command {
 		Short: "Register a device and write its provisioning bundle",
 		Long: `Register a Smart X with the platform and write its provisioning bundle: device id, serial,
 site, server URL and CA, upload credential, device key, and network settings. The bundle holds
-secrets: it is written with mode 0600 and the upload credential in it is shown nowhere else.
+secrets: it is written for your user only (mode 0600 on Linux and macOS, an access list on
+Windows) and the upload credential in it is shown nowhere else.
 
 The network settings are checked first, all at once, each problem naming the flag and the
 fix: a contiguous mask, an address that is a host (not the network or broadcast address, not
@@ -171,6 +173,9 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 	if info, err := os.Stat(filepath.Dir(o.out)); err != nil || !info.IsDir() {
 		return usageErrorf("--out %s: folder %s does not exist", o.out, filepath.Dir(o.out))
 	}
+	if err := secretfile.CheckFolder(filepath.Dir(o.out)); err != nil {
+		return usageErrorf("--out %s: %w, and the bundle holds the device key: write it to a folder of your user profile first", o.out, err)
+	}
 	c, target, err := f.apiClient(false)
 	if err != nil {
 		return err
@@ -213,6 +218,6 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 		}{prov.Device, o.out})
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s %s registered as %s at %q (%s)\n", es.OK("✓"), prov.Device.Serial, prov.Device.ID, site.Name, networkText(apiNet))
-	fmt.Fprintf(f.IO.ErrOut, "%s provisioning bundle written to %s (mode 0600: it holds the device key and upload credential)\n", es.OK("✓"), o.out)
+	fmt.Fprintf(f.IO.ErrOut, "%s provisioning bundle written to %s with %s: it holds the device key and upload credential\n", es.OK("✓"), o.out, secretfile.Protection())
 	return nil
 }

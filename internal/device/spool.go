@@ -393,7 +393,7 @@ func (s *spool) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("save spool state: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, stateFileName), append(data, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(s.dir, stateFileName), append(data, '\n')); err != nil {
 		return fmt.Errorf("save spool state: %w", err)
 	}
 	return nil
