@@ -31,6 +31,9 @@ type Factory struct {
 
 	// NewClient, when set, builds the API client instead of client.New (tests).
 	NewClient func(config.Resolved) (*client.Client, error)
+
+	// Keyring, when set, replaces the OS credential store that keeps profile tokens (tests).
+	Keyring config.Keyring
 }
 
 // GlobalOptions are the flags every command accepts (design.md section 2).
