@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -177,8 +178,8 @@ func TestServerDev(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(envFile); st.Mode().Perm() != 0o600 {
-		t.Fatalf("env file mode %v", st.Mode())
+	if open, err := secretfile.Exposed(envFile); err != nil || open {
+		t.Fatalf("the env file holds a token and other users can read it (%v)", err)
 	}
 	vars := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(env)), "\n") {
