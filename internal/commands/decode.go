@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smart-impulse/smartx/internal/datafiles"
+	"github.com/smart-impulse/smartx/internal/errtext"
 	"github.com/smart-impulse/smartx/internal/readings"
 	"github.com/smart-impulse/smartx/internal/timeexpr"
 	"github.com/smart-impulse/smartx/internal/ui"
@@ -219,7 +220,7 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 	if len(failed) > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "%d of %d files could not be decoded:\n", len(failed), len(results))
 		for _, d := range failed {
-			fmt.Fprintf(f.IO.ErrOut, "  %s: %v\n", d.Path, d.Err)
+			fmt.Fprintf(f.IO.ErrOut, "  %s: %s\n", d.Path, errtext.Of(d.Err))
 		}
 		return silentExit(exitFailure)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
+	"github.com/smart-impulse/smartx/internal/errtext"
 	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
@@ -208,8 +209,8 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 		Network: network, CreatedAt: f.Now().UTC(),
 	}
 	if err := device.WriteBundle(o.out, bundle); err != nil {
-		return fmt.Errorf("%s is registered as %s but its bundle could not be written (%w): issue a new credential with the API (POST /v1/devices/%s/credential) once the problem is fixed",
-			o.serial, prov.Device.ID, err, prov.Device.ID)
+		return fmt.Errorf("%s is registered as %s but its bundle could not be written (%s): issue a new credential with the API (POST /v1/devices/%s/credential) once the problem is fixed",
+			o.serial, prov.Device.ID, errtext.Of(err), prov.Device.ID)
 	}
 	if format == ui.FormatJSON {
 		return ui.WriteJSON(f.IO.Out, struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/buildinfo"
 	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/config"
+	"github.com/smart-impulse/smartx/internal/errtext"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -85,7 +86,7 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 	if isCobraUsageError(err) {
 		code = exitUsage
 	}
-	fmt.Fprintf(f.IO.ErrOut, "smartx: %s\n", firstLine(err.Error()))
+	fmt.Fprintf(f.IO.ErrOut, "smartx: %s\n", errtext.Clean(firstLine(err.Error())))
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(f.IO.ErrOut, "run '%s --help' for usage\n", cmd.CommandPath())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // The spool directory holds:
@@ -226,7 +227,7 @@ func newSpoolState(set spoolSettings) spoolState {
 func (s *spool) loadState(data []byte, set spoolSettings) error {
 	var st spoolState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("spool state %s is damaged (%v): move the spool directory aside and start a new one", filepath.Join(s.dir, stateFileName), err)
+		return fmt.Errorf("spool state %s is damaged (%s): move the spool directory aside and start a new one", filepath.Join(s.dir, stateFileName), errtext.Of(err))
 	}
 	mismatch := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrSpoolMismatch, s.dir, fmt.Sprintf(format, args...))
