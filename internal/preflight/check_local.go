@@ -39,6 +39,9 @@ func gatherLocalNetwork(ctx context.Context, env *probeEnv) LocalNetwork {
 			if name := interfaceWithAddr(src); name != "" {
 				facts.Interface = name
 			}
+		} else {
+			// A UDP connect sends nothing: no source address is the laptop's doing.
+			facts.sourceErr, facts.sourceTarget = onLaptop(err), target
 		}
 	}
 	if route, err := defaultGateway(cfg.RouteTablePath); err != nil {
@@ -125,6 +128,9 @@ func checkLocalNetwork(ctx context.Context, env *probeEnv) Result {
 	for k, v := range f.ProxyEnv {
 		r.setEvidence("env_"+k, v)
 	}
+	if f.sourceErr != nil && laptopFault(&r, f.sourceErr, "traffic to "+f.sourceTarget) {
+		return r
+	}
 	if f.SourceIP == unknown && f.Gateway == unknown && len(f.Resolvers) == 0 {
 		r.Status = StatusError
 		r.Reason = "no source address, gateway or resolver could be determined"
@@ -137,7 +143,11 @@ func checkLocalNetwork(ctx context.Context, env *probeEnv) Result {
 	if len(f.Resolvers) > 0 {
 		resolvers = strings.Join(f.Resolvers, ", ")
 	}
-	r.Summary = "from " + f.SourceIP + " on " + f.Interface + ", gateway " + f.Gateway + ", DNS " + resolvers
+	gateway := f.Gateway
+	if f.GatewayError != "" {
+		gateway += " (" + f.GatewayError + ")"
+	}
+	r.Summary = "from " + f.SourceIP + " on " + f.Interface + ", gateway " + gateway + ", DNS " + resolvers
 	if len(f.ProxyEnv) > 0 {
 		r.Summary += " (this laptop has proxy variables set; the checks ignore them)"
 	}
@@ -156,7 +166,7 @@ type defaultRoute struct {
 
 // errNoDefaultRoute is defaultGateway's error when the routing table has no
 // IPv4 default route through a gateway.
-var errNoDefaultRoute = errors.New("the routing table has no IPv4 default route")
+var errNoDefaultRoute = errors.New("no IPv4 default route")
 
 // pickDefaultRoute returns the route the OS uses for the Internet: among
 // default routes through a gateway, the lowest metric (the first of equals).

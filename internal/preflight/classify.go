@@ -137,7 +137,7 @@ func laptopFault(r *Result, err error, what string) bool {
 	r.Fault = FaultLaptop
 	r.Rule = ""
 	r.Summary, r.Hint = laptopFailure(kind, err, what, runtime.GOOS)
-	r.Reason = "a fault of this laptop, not of the site's network: " + errtext.Of(err)
+	r.Reason = "nothing was sent: a fault of this laptop, not of the site's network"
 	r.setEvidence("error", errtext.Of(err))
 	return true
 }
@@ -146,10 +146,9 @@ func laptopFault(r *Result, err error, what string) bool {
 // never sends IT after it: nothing reached the site's network.
 func laptopFailure(kind failureKind, err error, what, goos string) (summary, hint string) {
 	cause := errtext.Of(err)
-	const unknown = "; nothing was sent, so this says nothing about the site's network"
 	switch kind {
 	case failPermission:
-		summary = "this laptop blocked " + what + " (" + cause + ")" + unknown
+		summary = "this laptop blocked " + what + " (" + cause + ")"
 		switch goos {
 		case "windows":
 			hint = "Windows Defender Firewall, security software or a VPN client on this laptop blocks smartx: allow smartx.exe there (or disconnect the VPN), then run again"
@@ -159,10 +158,10 @@ func laptopFailure(kind failureKind, err error, what, goos string) (summary, hin
 			hint = "a firewall rule on this laptop (nftables/iptables output), security software or a VPN client blocks smartx: allow it there (or disconnect the VPN), then run again"
 		}
 	case failNoRoute:
-		summary = "this laptop has no route for " + what + " (" + cause + ")" + unknown
+		summary = "this laptop has no route for " + what + " (" + cause + ")"
 		hint = "connect this laptop to the site's network (cable or Wi-Fi, with an address and a gateway) and disconnect any VPN client, then run again"
 	default:
-		summary = "this laptop's network stack failed on " + what + " (" + cause + ")" + unknown
+		summary = "this laptop's network stack failed on " + what + " (" + cause + ")"
 		switch goos {
 		case "windows":
 			hint = "a problem of this laptop's network stack (a protocol switched off, or VPN or security software damaged Winsock): restart the laptop, or run netsh winsock reset from an administrator prompt, then run again"

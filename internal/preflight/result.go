@@ -192,6 +192,10 @@ type LocalNetwork struct {
 	// ProxyEnv holds this laptop's proxy environment variables, with
 	// credentials redacted. It is informational: the checks never use it.
 	ProxyEnv map[string]string `json:"proxy_env,omitempty"`
+
+	// sourceErr is why the OS gave no source address toward sourceTarget.
+	sourceErr    error
+	sourceTarget string
 }
 
 // Report is the outcome of a run: schema version, site, time, what was
