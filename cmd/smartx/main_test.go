@@ -130,6 +130,9 @@ func setupPlatform(env *testscript.Env) error {
 		"NO_COLOR":      "1",
 		// The preflight history and the profiles stay in the script's folder.
 		"SMARTX_CONFIG_DIR": filepath.Join(env.WorkDir, "config"),
+		// Scripts never touch the real credential store of the machine running them: tokens
+		// go to the configuration file (the keyring path is unit-tested with go-keyring's mock).
+		"SMARTX_KEYRING": "off",
 		// Under -race, every process sleeps a second at exit (atexit_sleep_ms=1000) in case
 		// another goroutine is about to report; scripts run dozens of processes each.
 		"GORACE": strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0"),

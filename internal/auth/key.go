@@ -9,9 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
-	"github.com/smart-impulse/smartx/internal/fsperm"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // KeySize is the size of every symmetric key: AES-256.
@@ -34,9 +33,10 @@ func NewKey(r io.Reader) (Key, error) {
 	return k, nil
 }
 
-// ParseKeyHex parses a key written as 64 hexadecimal characters (surrounding space ignored).
+// ParseKeyHex parses a key written as 64 hexadecimal characters; what editors add around it (a
+// byte-order mark, CRLF, spaces) is ignored (secretfile.Text).
 func ParseKeyHex(s string) (Key, error) {
-	s = strings.TrimSpace(s)
+	s = secretfile.Text([]byte(s))
 	if len(s) != 2*KeySize {
 		return Key{}, fmt.Errorf("key must be %d hexadecimal characters, got %d", 2*KeySize, len(s))
 	}
@@ -113,12 +113,14 @@ func newGCM(key Key) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// ReadKeyFile reads a key file (64 hexadecimal characters). It reports whether the file is
-// readable by others than its owner (never on Windows, where modes say nothing), which the
-// caller refuses.
+// ReadKeyFile reads a key file (64 hexadecimal characters, as Notepad or any editor saves them).
+// It reports whether the file is readable by others than its owner (its mode on Unix, its
+// access list on Windows), which the caller refuses.
 func ReadKeyFile(path string) (key Key, tooOpen bool, err error) {
-	st, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
+		return Key{}, false, fmt.Errorf("read master key: %w", err)
+	}
+	if tooOpen, err = secretfile.Exposed(path); err != nil {
 		return Key{}, false, fmt.Errorf("read master key: %w", err)
 	}
 	b, err := os.ReadFile(path)
@@ -129,13 +131,17 @@ func ReadKeyFile(path string) (key Key, tooOpen bool, err error) {
 	if err != nil {
 		return Key{}, false, fmt.Errorf("read master key %s: %w", path, err)
 	}
-	return k, fsperm.ReadableByOthers(st), nil
+	return k, tooOpen, nil
 }
 
 // WriteKeyFile writes key to a new file readable by its owner only; it never overwrites.
 func WriteKeyFile(path string, key Key) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := secretfile.Restrict(f); err != nil { // the mode is already right on Unix; the access list on Windows
+		f.Close()
 		return fmt.Errorf("write key file: %w", err)
 	}
 	if _, err := f.WriteString(key.Hex() + "\n"); err != nil {

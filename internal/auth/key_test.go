@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -85,11 +86,21 @@ func TestKeyFiles(t *testing.T) {
 	if err != nil || got != k || tooOpen {
 		t.Fatalf("ReadKeyFile = %v, %v, %v", got == k, tooOpen, err)
 	}
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
+	if runtime.GOOS != "windows" { // a mode means nothing there: the access list counts
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, tooOpen, _ = ReadKeyFile(path); !tooOpen {
+			t.Fatal("a world-readable key file was not reported")
+		}
 	}
-	if _, tooOpen, _ = ReadKeyFile(path); !tooOpen {
-		t.Fatal("a world-readable key file was not reported")
+	// What editors save: Notepad's "UTF-8 with BOM" and CRLF, trailing blanks.
+	for name, content := range map[string]string{"bom-crlf": "\xEF\xBB\xBF" + k.Hex() + "\r\n", "blanks": "  " + k.Hex() + " \t\n\n"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		if got, _, err := ReadKeyFile(p); err != nil || got != k {
+			t.Errorf("ReadKeyFile(%s) = %v, %v; want the key", name, got == k, err)
+		}
 	}
 	for name, content := range map[string]string{"short": "abcd", "not hex": strings.Repeat("zz", 32)} {
 		p := filepath.Join(dir, name)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // Options configure a Client.
@@ -321,7 +322,7 @@ type NetworkError struct {
 
 // Error implements error.
 func (e *NetworkError) Error() string {
-	return fmt.Sprintf("cannot reach %s: %v: %s", e.Server, e.Err, e.Hint)
+	return fmt.Sprintf("cannot reach %s: %s: %s", e.Server, errtext.Of(e.Err), e.Hint)
 }
 
 // Unwrap returns the cause.

@@ -253,3 +253,14 @@ func TestReadingsStreamRefusesAChangedExport(t *testing.T) {
 		t.Fatalf("err = %v, want ErrExportChanged", err)
 	}
 }
+
+// A Windows system message ends with a period; embedded, it must not read "refused it.: is".
+func TestNetworkErrorTextFromWindows(t *testing.T) {
+	e := &NetworkError{Server: "https://127.0.0.1:1",
+		Err:  errors.New("dial tcp 127.0.0.1:1: connectex: No connection could be made because the target machine actively refused it."),
+		Hint: "is the server running and the URL right? (--server, SMARTX_SERVER or the profile)"}
+	got := e.Error()
+	if strings.Contains(got, ".:") || !strings.Contains(got, "actively refused it: is the server running") {
+		t.Fatalf("NetworkError = %q", got)
+	}
+}

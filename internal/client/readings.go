@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // ReadingsQuery selects readings: one site or one device, a time range (From inclusive, To
@@ -127,7 +128,7 @@ func (s *resumableStream) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		if rerr := s.resume(); rerr != nil {
-			return 0, fmt.Errorf("export broke after %d bytes (%v) and could not resume: %w", s.offset, err, rerr)
+			return 0, fmt.Errorf("export broke after %d bytes (%s) and could not resume: %w", s.offset, errtext.Of(err), rerr)
 		}
 	}
 }

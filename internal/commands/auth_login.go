@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/config"
+	"github.com/smart-impulse/smartx/internal/errtext"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -99,7 +102,7 @@ func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 			return err
 		}
 		profile.Token, profile.TokenID, profile.TokenExpires, profile.User = base.Token, who.Token.ID, who.Token.ExpiresAt, who.User.Email
-		if err := saveProfile(cfg, dir, target.ProfileName, profile); err != nil {
+		if err := f.saveProfile(cfg, dir, target.ProfileName, profile); err != nil {
 			return err
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s Token %s (%s) of %s stored in profile %q; it expires %s\n",
@@ -116,7 +119,7 @@ func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 		return err
 	}
 	profile.Token, profile.TokenID, profile.TokenExpires, profile.User = login.Token, login.TokenID, login.ExpiresAt, login.User.Email
-	if err := saveProfile(cfg, dir, target.ProfileName, profile); err != nil {
+	if err := f.saveProfile(cfg, dir, target.ProfileName, profile); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s Logged in to %s as %s (%s); the session expires %s. Profile %q saved.\n",
@@ -253,11 +256,17 @@ func (f *Factory) newClient(o client.Options) (*client.Client, error) {
 	return c, nil
 }
 
-// saveProfile stores p under name and makes it current when there was none.
-func saveProfile(cfg *config.File, dir, name string, p *config.Profile) error {
-	cfg.Profiles[name] = p
-	if cfg.Current == "" {
-		cfg.Current = name
+// saveProfile stores p under name and makes it current when there was none. Its token (in
+// p.Token) goes to the OS credential store; where there is none, to the configuration file,
+// restricted to the user, which is said once per profile.
+func (f *Factory) saveProfile(cfg *config.File, dir, name string, p *config.Profile) error {
+	saved, err := cfg.SaveProfile(dir, name, p, p.Token, f.keyring())
+	if err != nil {
+		return err
 	}
-	return cfg.Save(dir)
+	if saved.FirstFallback {
+		fmt.Fprintf(f.IO.ErrOut, "%s no credential store here (%s): the token of profile %q is kept in %s with %s\n",
+			f.IO.ErrStyles().Warn("note:"), errtext.Of(saved.Fallback), name, filepath.Join(dir, config.FileName), secretfile.Protection())
+	}
+	return nil
 }

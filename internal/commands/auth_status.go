@@ -3,30 +3,54 @@ package commands
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/config"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
 // authStatus is the JSON shape of `smartx auth status -o json`.
 type authStatus struct {
-	Profile    string        `json:"profile"`
-	Server     string        `json:"server"`
-	ServerFrom string        `json:"server_from"`
-	TokenFrom  string        `json:"token_from"`
-	User       api.User      `json:"user"`
-	Account    api.Account   `json:"account"`
-	Token      api.TokenInfo `json:"token"`
+	Profile    string `json:"profile"`
+	Server     string `json:"server"`
+	ServerFrom string `json:"server_from"`
+	TokenFrom  string `json:"token_from"`
+	// TokenStore is where the token is kept: "keyring" (the OS credential store), "file" (the
+	// configuration file) or "env" (SMARTX_TOKEN).
+	TokenStore string `json:"token_store"`
+	// TokenLocation names that place: the credential store, the file's path, the variable.
+	TokenLocation string        `json:"token_location"`
+	User          api.User      `json:"user"`
+	Account       api.Account   `json:"account"`
+	Token         api.TokenInfo `json:"token"`
+}
+
+// tokenLocation says where the resolved token is kept, as a store id and a place for people.
+func (f *Factory) tokenLocation(r config.Resolved) (store, location string) {
+	switch r.TokenStore {
+	case config.TokenInKeyring:
+		return config.TokenInKeyring, config.KeyringName(runtime.GOOS)
+	case config.TokenInFile:
+		dir, err := f.configDir()
+		if err != nil {
+			return config.TokenInFile, config.FileName
+		}
+		return config.TokenInFile, filepath.Join(dir, config.FileName)
+	}
+	return "env", "SMARTX_TOKEN"
 }
 
 func newAuthStatusCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show the server, user, account, role and token in use",
+		Short: "Show the server, user, account, role and token in use, and where the token is kept",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAuthStatus(cmd.Context(), f)
@@ -47,7 +71,9 @@ func runAuthStatus(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return err
 	}
-	st := authStatus{Profile: r.ProfileName, Server: r.Server, ServerFrom: r.ServerFrom, TokenFrom: r.TokenFrom, User: who.User, Account: who.Account, Token: who.Token}
+	store, location := f.tokenLocation(r)
+	st := authStatus{Profile: r.ProfileName, Server: r.Server, ServerFrom: r.ServerFrom, TokenFrom: r.TokenFrom,
+		TokenStore: store, TokenLocation: location, User: who.User, Account: who.Account, Token: who.Token}
 	if format == ui.FormatJSON {
 		return ui.WriteJSON(f.IO.Out, st)
 	}
@@ -65,6 +91,14 @@ func runAuthStatus(ctx context.Context, f *Factory) error {
 		row("sites", strings.Join(tok.Sites, ", "))
 	}
 	row("expires", fmt.Sprintf("%s (in %s)", tok.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), humanUntil(tok.ExpiresAt, f.Now())))
+	switch store {
+	case config.TokenInFile:
+		row("kept in", fmt.Sprintf("%s, with %s (no credential store)", location, secretfile.Protection()))
+	case "env":
+		row("kept in", "the environment variable SMARTX_TOKEN")
+	default:
+		row("kept in", location)
+	}
 	_, err = fmt.Fprint(f.IO.Out, b.String())
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smart-impulse/smartx/internal/datafiles"
+	"github.com/smart-impulse/smartx/internal/errtext"
 	"github.com/smart-impulse/smartx/internal/readings"
 	"github.com/smart-impulse/smartx/internal/timeexpr"
 	"github.com/smart-impulse/smartx/internal/ui"
@@ -184,7 +185,7 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 		if err != nil {
 			return err
 		}
-		progress := ui.NewProgress(f.IO.ErrOut, f.IO.IsStderrTTY() && len(files) > 1, "decode", "files", int64(len(files)))
+		progress := ui.NewProgress(f.IO.ErrOut, f.IO.CanRedrawErr() && len(files) > 1, "decode", "files", int64(len(files)))
 		var total int64
 		results, err = datafiles.Decode(ctx, files, keys, filter, exp, o.keepGoing, func(d datafiles.Decoded) {
 			total += d.Readings
@@ -219,7 +220,7 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 	if len(failed) > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "%d of %d files could not be decoded:\n", len(failed), len(results))
 		for _, d := range failed {
-			fmt.Fprintf(f.IO.ErrOut, "  %s: %v\n", d.Path, d.Err)
+			fmt.Fprintf(f.IO.ErrOut, "  %s: %s\n", d.Path, errtext.Of(d.Err))
 		}
 		return silentExit(exitFailure)
 	}

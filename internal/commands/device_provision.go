@@ -13,6 +13,8 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
+	"github.com/smart-impulse/smartx/internal/errtext"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -35,7 +37,8 @@ func newDeviceProvisionCmd(f *Factory) *cobra.Command {
 		Short: "Register a device and write its provisioning bundle",
 		Long: `Register a Smart X with the platform and write its provisioning bundle: device id, serial,
 site, server URL and CA, upload credential, device key, and network settings. The bundle holds
-secrets: it is written with mode 0600 and the upload credential in it is shown nowhere else.
+secrets: it is written for your user only (mode 0600 on Linux and macOS, an access list on
+Windows) and the upload credential in it is shown nowhere else.
 
 The network settings are checked first, all at once, each problem naming the flag and the
 fix: a contiguous mask, an address that is a host (not the network or broadcast address, not
@@ -194,8 +197,8 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 		Network: network, CreatedAt: f.Now().UTC(),
 	}
 	if err := device.WriteBundle(o.out, bundle); err != nil {
-		return fmt.Errorf("%s is registered as %s but its bundle could not be written (%w): issue a new credential with the API (POST /v1/devices/%s/credential) once the problem is fixed",
-			o.serial, prov.Device.ID, err, prov.Device.ID)
+		return fmt.Errorf("%s is registered as %s but its bundle could not be written (%s): issue a new credential with the API (POST /v1/devices/%s/credential) once the problem is fixed",
+			o.serial, prov.Device.ID, errtext.Of(err), prov.Device.ID)
 	}
 	if format == ui.FormatJSON {
 		return ui.WriteJSON(f.IO.Out, struct {
@@ -204,6 +207,6 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 		}{prov.Device, o.out})
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s %s registered as %s at %q (%s)\n", es.OK("✓"), prov.Device.Serial, prov.Device.ID, site.Name, networkText(apiNet))
-	fmt.Fprintf(f.IO.ErrOut, "%s provisioning bundle written to %s (mode 0600: it holds the device key and upload credential)\n", es.OK("✓"), o.out)
+	fmt.Fprintf(f.IO.ErrOut, "%s provisioning bundle written to %s with %s: it holds the device key and upload credential\n", es.OK("✓"), o.out, secretfile.Protection())
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -112,6 +113,9 @@ func checkBundlePath(path string) error {
 	}
 	if info, err := os.Stat(filepath.Dir(path)); err != nil || !info.IsDir() {
 		return usageErrorf("--out %s: folder %s does not exist", path, filepath.Dir(path))
+	}
+	if err := secretfile.CheckFolder(filepath.Dir(path)); err != nil {
+		return usageErrorf("--out %s: %w, and the bundle holds the device key: write it to a folder of your user profile first", path, err)
 	}
 	return nil
 }

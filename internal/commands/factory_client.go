@@ -3,10 +3,12 @@ package commands
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 
 	"github.com/smart-impulse/smartx/internal/buildinfo"
 	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/config"
+	"github.com/smart-impulse/smartx/internal/errtext"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -23,6 +25,14 @@ func (f *Factory) loadConfig() (*config.File, string, error) {
 	return cfg, dir, err
 }
 
+// keyring is the credential store profile tokens are kept in.
+func (f *Factory) keyring() config.Keyring {
+	if f.Keyring == nil {
+		f.Keyring = config.SystemKeyring(f.Getenv)
+	}
+	return f.Keyring
+}
+
 // resolveTarget says which server, CA file and token the command uses: flags, then the
 // environment, then the profile.
 func (f *Factory) resolveTarget() (config.Resolved, error) {
@@ -30,7 +40,8 @@ func (f *Factory) resolveTarget() (config.Resolved, error) {
 	if err != nil {
 		return config.Resolved{}, err
 	}
-	r, err := cfg.Resolve(config.Inputs{ProfileFlag: f.Global.Profile, ServerFlag: f.Global.Server, CAFileFlag: f.Global.CAFile, Getenv: f.Getenv})
+	r, err := cfg.Resolve(config.Inputs{ProfileFlag: f.Global.Profile, ServerFlag: f.Global.Server, CAFileFlag: f.Global.CAFile,
+		Getenv: f.Getenv, Keyring: f.keyring()})
 	if err != nil {
 		return r, &usageError{err: err}
 	}
@@ -57,6 +68,10 @@ func (f *Factory) apiClient(anonymous bool) (*client.Client, config.Resolved, er
 	}
 	if r.Server == "" {
 		return nil, r, client.ErrNoServer
+	}
+	if !anonymous && r.Token == "" && r.TokenErr != nil {
+		return nil, r, fmt.Errorf("cannot read the token of profile %q from %s (%s): run `smartx auth login` again or set SMARTX_TOKEN",
+			r.ProfileName, config.KeyringName(runtime.GOOS), errtext.Of(r.TokenErr))
 	}
 	if !anonymous && r.Token == "" {
 		return nil, r, fmt.Errorf("not logged in to %s (profile %q): run `smartx auth login` or set SMARTX_TOKEN", r.Server, r.ProfileName)

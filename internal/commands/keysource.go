@@ -12,6 +12,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // keySourceOptions are the flags that say where a device key comes from, shared by inspect and
@@ -49,7 +50,8 @@ func (o *keySourceOptions) keys(ctx context.Context, f *Factory) (aescodec.KeyLo
 		if len(data) == aescodec.KeySize && !isHexText(data) {
 			return aescodec.StaticKey(data), nil
 		}
-		key, err := aescodec.ParseKey(string(data))
+		// A text key may come with what editors add: a BOM, CRLF, UTF-16 (Notepad).
+		key, err := aescodec.ParseKey(secretfile.Text(data))
 		if err != nil {
 			return nil, usageErrorf("--key-file %s: %w, or exactly %d raw bytes", o.keyFile, err, aescodec.KeySize)
 		}

@@ -238,7 +238,7 @@ func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflig
 				_ = nd.Write(ev.Result)
 			}
 		}
-	case format == ui.FormatTable && f.IO.IsStdoutTTY():
+	case format == ui.FormatTable && f.IO.CanRedrawOut():
 		live = newPreflightLive(f.IO, preflight.SelectedChecks(cfg))
 		onEvent = live.event
 	}

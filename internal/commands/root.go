@@ -17,6 +17,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/buildinfo"
 	"github.com/smart-impulse/smartx/internal/client"
 	"github.com/smart-impulse/smartx/internal/config"
+	"github.com/smart-impulse/smartx/internal/errtext"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -31,6 +32,9 @@ type Factory struct {
 
 	// NewClient, when set, builds the API client instead of client.New (tests).
 	NewClient func(config.Resolved) (*client.Client, error)
+
+	// Keyring, when set, replaces the OS credential store that keeps profile tokens (tests).
+	Keyring config.Keyring
 }
 
 // GlobalOptions are the flags every command accepts (design.md section 2).
@@ -82,7 +86,7 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 	if isCobraUsageError(err) {
 		code = exitUsage
 	}
-	fmt.Fprintf(f.IO.ErrOut, "smartx: %s\n", firstLine(err.Error()))
+	fmt.Fprintf(f.IO.ErrOut, "smartx: %s\n", errtext.Clean(firstLine(err.Error())))
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(f.IO.ErrOut, "run '%s --help' for usage\n", cmd.CommandPath())
 	}

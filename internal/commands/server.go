@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
 	"github.com/smart-impulse/smartx/internal/buildinfo"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/server"
 	"github.com/smart-impulse/smartx/internal/store"
 )
@@ -229,17 +230,25 @@ func printServerDevBlock(f *Factory, r server.Ready, ephemeral bool) error {
 			fmt.Fprintf(&b, "  %-24s %-10s %s\n", u.Email, u.Role, u.Password)
 		}
 	}
-	fmt.Fprintf(&b, "\nPoint smartx at it:\n\n  export")
-	for _, kv := range serverDevEnv(r) {
-		fmt.Fprintf(&b, " %s=%s", kv[0], serverShellQuote(kv[1]))
+	shell, why := detectDevShell(runtime.GOOS, f.Getenv)
+	if why == "" {
+		fmt.Fprintf(&b, "\nPoint smartx at it:\n\n")
+	} else {
+		fmt.Fprintf(&b, "\nPoint smartx at it, in %s syntax (%s):\n\n", shell, why)
 	}
-	fmt.Fprintf(&b, "\n\nStop it with Ctrl-C.\n\n")
+	for _, line := range devEnvBlock(shell, serverDevEnv(r)) {
+		fmt.Fprintf(&b, "  %s\n", line)
+	}
+	if runtime.GOOS == "windows" {
+		fmt.Fprintf(&b, "\nIn PowerShell: $env:NAME = 'value'; in cmd.exe: set \"NAME=value\"; in Git Bash: export NAME=value.\n")
+	}
+	fmt.Fprintf(&b, "\nStop it with Ctrl-C.\n\n")
 	_, err := io.WriteString(f.IO.Out, b.String())
 	return err
 }
 
-// writeServerDevEnvFile writes KEY=value lines readable by the owner only, atomically, so a script
-// waiting for the file never reads half of it.
+// writeServerDevEnvFile writes KEY=value lines for the current user only (secretfile.Restrict),
+// atomically, so a script waiting for the file never reads half of it.
 func writeServerDevEnvFile(path string, r server.Ready) error {
 	var b strings.Builder
 	for _, kv := range serverDevEnv(r) {
@@ -258,7 +267,7 @@ func writeServerDevEnvFile(path string, r server.Ready) error {
 		return fmt.Errorf("write --dev-env-file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err = tmp.Chmod(0o600); err == nil {
+	if err = secretfile.Restrict(tmp); err == nil {
 		_, err = tmp.WriteString(b.String())
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -271,14 +280,4 @@ func writeServerDevEnvFile(path string, r server.Ready) error {
 		return fmt.Errorf("write --dev-env-file %s: %w", path, err)
 	}
 	return nil
-}
-
-var serverShellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
-
-// serverShellQuote quotes s for a POSIX shell when it needs it.
-func serverShellQuote(s string) string {
-	if serverShellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
 
@@ -108,7 +109,8 @@ func TestServerOperatorCommands(t *testing.T) {
 		{"delete without --yes", "", []string{"account", "delete", acc, d}, exitUsage, "--yes"},
 		{"wrong master key", "", []string{"user", "list", d, "--master-key-file", writeServerTestKey(t)}, exitFailure, "master key does not match"},
 		{"missing database", "", []string{"user", "list", "--data-dir", t.TempDir()}, exitFailure, "no smartx database"},
-		{"postgres", "", []string{"user", "list", "--database", "postgres://db/smartx"}, exitFailure, "PostgreSQL store is not available"},
+		// Port 1 of loopback: nothing listens, the connection is refused at once.
+		{"postgres unreachable", "", []string{"user", "list", "--database", "postgres://smartx@127.0.0.1:1/smartx?connect_timeout=5"}, exitFailure, "open database smartx@127.0.0.1:1/smartx"},
 		{"dev env file without dev", "", []string{d, "--dev-env-file", "x.env"}, exitUsage, "--dev-env-file goes with --dev"},
 	}
 	for _, tt := range tests {
@@ -177,8 +179,8 @@ func TestServerDev(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(envFile); st.Mode().Perm() != 0o600 {
-		t.Fatalf("env file mode %v", st.Mode())
+	if open, err := secretfile.Exposed(envFile); err != nil || open {
+		t.Fatalf("the env file holds a token and other users can read it (%v)", err)
 	}
 	vars := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(env)), "\n") {

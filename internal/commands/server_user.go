@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/server"
 	"github.com/smart-impulse/smartx/internal/ui"
 )
@@ -48,7 +48,7 @@ func readServerPassword(in io.Reader) (string, error) {
 	if err != nil && err != io.EOF {
 		return "", fmt.Errorf("read the password from standard input: %w", err)
 	}
-	pw := strings.TrimRight(line, "\r\n")
+	pw := secretfile.Text([]byte(line))
 	if pw == "" {
 		return "", usageErrorf("--password-stdin read an empty password: pipe one in, or leave the flag out to generate one")
 	}

@@ -1,6 +1,12 @@
 // Package config keeps smartx's profiles: named platform servers with their CA file and
-// credentials, in the user's configuration folder with file mode 0600, and resolves which
-// server, CA and token a command uses: flags first, then the environment, then the profile.
+// credentials, and resolves which server, CA and token a command uses: flags first, then the
+// environment, then the profile.
+//
+// The profiles live in config.yaml in the user's configuration folder, restricted to the user
+// (secretfile: mode 0600 on Unix, an access list on Windows). A profile's token goes to the OS
+// credential store (Windows Credential Manager, the macOS Keychain, the Secret Service); the
+// file keeps only a marker of where it is, and the token itself only where no credential store
+// can be used.
 package config
 
 import (
@@ -15,6 +21,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // FileName is the configuration file inside the smartx folder of the user's config dir.
@@ -29,8 +37,12 @@ type Profile struct {
 	Server string `yaml:"server"`
 	// CAFile is a PEM bundle of extra certificate authorities for this server.
 	CAFile string `yaml:"ca_file,omitempty"`
-	// Token is the secret of the session or API token smartx presents.
+	// Token is the secret of the session or API token smartx presents, when it is kept in this
+	// file (TokenStore "file"); empty when it is in the credential store.
 	Token string `yaml:"token,omitempty"`
+	// TokenStore says where the token is: TokenInKeyring or TokenInFile. Profiles written
+	// before the credential store was used have no marker and their token in the file.
+	TokenStore string `yaml:"token_store,omitempty"`
 	// TokenID and TokenExpires describe Token, for `auth status` without a request.
 	TokenID      string    `yaml:"token_id,omitempty"`
 	TokenExpires time.Time `yaml:"token_expires,omitempty"`
@@ -43,6 +55,9 @@ type File struct {
 	// Current is the profile used when none is named.
 	Current  string              `yaml:"current,omitempty"`
 	Profiles map[string]*Profile `yaml:"profiles,omitempty"`
+
+	// dir is the folder the file was loaded from; it names the credential store entries.
+	dir string
 }
 
 // Dir returns the smartx configuration folder: $SMARTX_CONFIG_DIR when set (tests, portable
@@ -63,12 +78,12 @@ func Load(dir string) (*File, error) {
 	path := filepath.Join(dir, FileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &File{Profiles: map[string]*Profile{}}, nil
+		return &File{Profiles: map[string]*Profile{}, dir: dir}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var f File
+	f := File{dir: dir}
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s is not valid: %w (fix it or remove it and log in again)", path, err)
 	}
@@ -83,8 +98,9 @@ func Load(dir string) (*File, error) {
 	return &f, nil
 }
 
-// Save writes the configuration to dir with mode 0600 (it holds tokens), through a temporary
-// file renamed into place so a crash never leaves half a file.
+// Save writes the configuration to dir for the current user only (it may hold tokens:
+// secretfile.Restrict), through a temporary file renamed into place so a crash never leaves
+// half a file.
 func (f *File) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
@@ -99,7 +115,7 @@ func (f *File) Save(dir string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := secretfile.Restrict(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -146,6 +162,8 @@ type Inputs struct {
 	ProfileFlag, ServerFlag, CAFileFlag string
 	// Getenv reads SMARTX_PROFILE, SMARTX_SERVER, SMARTX_CA_FILE and SMARTX_TOKEN.
 	Getenv func(string) string
+	// Keyring is where tokens marked TokenInKeyring are read; nil reads none.
+	Keyring Keyring
 }
 
 // Resolved is what a command uses to reach the platform, with where each value came from.
@@ -157,6 +175,11 @@ type Resolved struct {
 	Token       string
 	// ServerFrom, CAFileFrom and TokenFrom say "flag", "env", "profile" or "".
 	ServerFrom, CAFileFrom, TokenFrom string
+	// TokenStore says where a profile's token is kept (TokenInKeyring, TokenInFile); empty
+	// when the token comes from SMARTX_TOKEN or there is none.
+	TokenStore string
+	// TokenErr is why the profile's token could not be read from the credential store.
+	TokenErr error
 }
 
 // Resolve applies the precedence flags > environment > profile to the server URL, the CA file
@@ -179,6 +202,14 @@ func (f *File) Resolve(in Inputs) (Resolved, error) {
 	r.Server, r.ServerFrom = pick(in.ServerFlag, getenv("SMARTX_SERVER"), p.Server)
 	r.CAFile, r.CAFileFrom = pick(in.CAFileFlag, getenv("SMARTX_CA_FILE"), p.CAFile)
 	r.Token, r.TokenFrom = pick("", getenv("SMARTX_TOKEN"), p.Token)
+	if r.TokenFrom == "" && p.TokenStore == TokenInKeyring {
+		if r.Token, r.TokenErr = f.keyringToken(r.ProfileName, in.Keyring); r.TokenErr == nil {
+			r.TokenFrom = "profile"
+		}
+	}
+	if r.TokenFrom == "profile" {
+		r.TokenStore = p.tokenStore()
+	}
 	r.Server = strings.TrimRight(r.Server, "/")
 	return r, nil
 }

@@ -3,11 +3,12 @@ package device
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // tempPrefix starts the name of every temporary file this package writes, so a crash's
@@ -15,9 +16,10 @@ import (
 const tempPrefix = ".tmp-"
 
 // writeFileAtomic replaces path with data so that a crash leaves either the old file or the new
-// one, never a mix: a temporary file in the same directory, fsync, rename, fsync of the
-// directory.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+// one, never a mix: a temporary file in the same directory, restricted to the current user
+// before anything is written to it (secretfile.Restrict: mode 0600 on Unix, an access list on
+// Windows), fsync, rename, fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
 	dir, name := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -32,7 +34,7 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Chmod(perm); err != nil {
+	if err := secretfile.Restrict(f); err != nil {
 		return fail(err)
 	}
 	if _, err := f.Write(data); err != nil {

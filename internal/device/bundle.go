@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/smart-impulse/smartx/internal/aescodec"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 
 	"github.com/smart-impulse/smartx/internal/api"
 )
@@ -32,7 +33,6 @@ const (
 	maxCredentialLen    = 4096
 	maxIDLen            = 128
 	maxSiteNameLen      = 200
-	bundleFileMode      = 0o600
 )
 
 // Sentinel errors of bundles.
@@ -242,17 +242,23 @@ func describeJSONError(err error) string {
 type BundleWarning struct {
 	// Path is the bundle file.
 	Path string
-	// Mode is its permission bits.
+	// Mode is its permission bits on Unix; zero on Windows, where its access list is what
+	// counts.
 	Mode fs.FileMode
 }
 
-// String says what is wrong and the command that fixes it.
+// String says what is wrong and the command that fixes it on this OS.
 func (w *BundleWarning) String() string {
-	return fmt.Sprintf("%s is readable by other users (mode %04o) and holds the device key and upload credential: run chmod 600 %s", w.Path, w.Mode.Perm(), w.Path)
+	mode := ""
+	if w.Mode != 0 {
+		mode = fmt.Sprintf(" (mode %04o)", w.Mode.Perm())
+	}
+	return fmt.Sprintf("%s can be read by other users%s and holds the device key and upload credential: run %s", w.Path, mode, secretfile.FixHint(w.Path))
 }
 
-// LoadBundle reads and validates a bundle file. On unix, a bundle readable by its group or by
-// others is returned with a warning (secrets inside); the warning is nil otherwise.
+// LoadBundle reads and validates a bundle file. A bundle other users can read (its mode on
+// Unix, its access list on Windows) is returned with a warning (secrets inside); the warning
+// is nil otherwise.
 func LoadBundle(path string) (*Bundle, *BundleWarning, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -275,14 +281,18 @@ func LoadBundle(path string) (*Bundle, *BundleWarning, error) {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var warning *BundleWarning
-	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
-		warning = &BundleWarning{Path: path, Mode: info.Mode().Perm()}
+	if open, err := secretfile.Exposed(path); err == nil && open {
+		warning = &BundleWarning{Path: path}
+		if runtime.GOOS != "windows" {
+			warning.Mode = info.Mode().Perm()
+		}
 	}
 	return b, warning, nil
 }
 
-// WriteBundle validates b and writes it to path with mode 0600, atomically (a crash leaves the
-// previous file or the new one), replacing any existing file.
+// WriteBundle validates b and writes it to path for the current user only
+// (secretfile.Protection says how on this OS), atomically (a crash leaves the previous file or
+// the new one), replacing any existing file.
 func WriteBundle(path string, b *Bundle) error {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("write provisioning bundle: %w", err)
@@ -292,7 +302,7 @@ func WriteBundle(path string, b *Bundle) error {
 		return fmt.Errorf("write provisioning bundle: %w", err)
 	}
 	data = append(data, '\n')
-	return writeFileAtomic(path, data, bundleFileMode)
+	return writeFileAtomic(path, data)
 }
 
 // KeyLookup returns the bundle's key as an aescodec.KeyLookup, for a support engineer decoding

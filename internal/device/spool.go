@@ -16,6 +16,7 @@ import (
 	"github.com/smart-impulse/smartx/internal/aescodec"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // The spool directory holds:
@@ -227,7 +228,7 @@ func newSpoolState(set spoolSettings) spoolState {
 func (s *spool) loadState(data []byte, set spoolSettings) error {
 	var st spoolState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("spool state %s is damaged (%v): move the spool directory aside and start a new one", filepath.Join(s.dir, stateFileName), err)
+		return fmt.Errorf("spool state %s is damaged (%s): move the spool directory aside and start a new one", filepath.Join(s.dir, stateFileName), errtext.Of(err))
 	}
 	mismatch := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrSpoolMismatch, s.dir, fmt.Sprintf(format, args...))
@@ -394,7 +395,7 @@ func (s *spool) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("save spool state: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, stateFileName), append(data, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(s.dir, stateFileName), append(data, '\n')); err != nil {
 		return fmt.Errorf("save spool state: %w", err)
 	}
 	return nil

@@ -24,6 +24,7 @@ import (
 
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/buildinfo"
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // Errors of uploads, in Stats.LastError and events.
@@ -239,14 +240,14 @@ func (u *uploader) handle(ctx context.Context, o outcome, f spoolFile, losses bo
 		wait := u.backoff(u.lossFailures, 0)
 		u.lossRetryAt = u.s.clock.Now().Add(wait)
 		u.setConnected(true, o.err)
-		u.s.emit(Event{Kind: EventUploadFailed, Err: o.err, Wait: wait, Message: fmt.Sprintf("%v; loss report retried in %v", o.err, wait)})
+		u.s.emit(Event{Kind: EventUploadFailed, Err: o.err, Wait: wait, Message: fmt.Sprintf("%s; loss report retried in %v", errtext.Of(o.err), wait)})
 		return true
 	default: // outcomeRetry
 		u.failures++
 		wait := u.backoff(u.failures, o.retryAfter)
 		u.setConnected(false, o.err)
 		seq := f.Sequence
-		u.s.emit(Event{Kind: EventUploadFailed, Sequence: seq, Err: o.err, Wait: wait, Message: fmt.Sprintf("%v; retry in %v", o.err, wait.Round(time.Millisecond))})
+		u.s.emit(Event{Kind: EventUploadFailed, Sequence: seq, Err: o.err, Wait: wait, Message: fmt.Sprintf("%s; retry in %v", errtext.Of(o.err), wait.Round(time.Millisecond))})
 		select {
 		case <-u.s.clock.After(wait):
 		case <-ctx.Done():
@@ -472,7 +473,7 @@ func (u *uploader) describeTransportError(err error) error {
 		err = uerr.Err
 	}
 	if proxy := u.s.cfg.Bundle.Network.Proxy; proxy != "" {
-		return fmt.Errorf("%w: %s through the proxy %s: %v: check the proxy setting", ErrServerUnreachable, host, redactURL(proxy), err)
+		return fmt.Errorf("%w: %s through the proxy %s: %s: check the proxy setting", ErrServerUnreachable, host, redactURL(proxy), errtext.Of(err))
 	}
 	return fmt.Errorf("%w: %s: %v", ErrServerUnreachable, host, err)
 }

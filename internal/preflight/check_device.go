@@ -155,7 +155,11 @@ func checkDeviceSubnet(_ context.Context, env *probeEnv) Result {
 	}
 	r.setEvidence("interface", seg.iface)
 	r.setEvidence("laptop_address", seg.laptop.String())
-	laptopGW, gwIface := defaultGateway(env.cfg.RouteTablePath)
+	// The laptop's gateway on this network, when its default route goes through it.
+	var laptopGW, gwIface string
+	if route, err := defaultGateway(env.cfg.RouteTablePath); err == nil && route.Gateway.IsValid() {
+		laptopGW, gwIface = route.Gateway.String(), route.Iface
+	}
 	if gwIface == seg.iface && laptopGW != "" {
 		r.setEvidence("laptop_gateway", laptopGW)
 	}

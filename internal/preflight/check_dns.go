@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // dnsFailure is why a lookup failed, as told apart for the installer.
@@ -73,11 +75,11 @@ func checkDNS(ctx context.Context, env *probeEnv) Result {
 		return r
 	}
 	obs := &dnsObservation{}
-	resolver := newResolver(cfg.DNSServer, obs)
+	resolver := newResolver(cfg.DNSServer, obs, cfg.DialUDP)
 	start := time.Now()
 	addrs, err := lookupWith(ctx, resolver, cfg.Host)
 	elapsed := time.Since(start)
-	servers, rcodes := obs.snapshot()
+	servers, rcodes, laptopErr := obs.snapshot()
 
 	resolverDesc := "system resolver"
 	switch {
@@ -98,9 +100,14 @@ func checkDNS(ctx context.Context, env *probeEnv) Result {
 		r.setEvidence("rcodes", strings.Join(slices.Compact(names), ", "))
 	}
 
+	// No server ever answered and this laptop itself refused to send:
+	// nothing is known about the site's DNS.
+	if err != nil && len(rcodes) == 0 && laptopFault(&r, laptopErr, "DNS queries to "+resolverDesc) {
+		return r
+	}
 	if err != nil {
 		r.Status = StatusFail
-		r.setEvidence("error", err.Error())
+		r.setEvidence("error", errtext.Of(err))
 		dnsRule := Flow{Protocol: "UDP and TCP", Destination: dnsRuleDestination(cfg), Port: dnsRulePort(cfg)}.Rule()
 		switch classifyDNSFailure(err, rcodes) {
 		case dnsNXDomain:

@@ -18,6 +18,9 @@ func checkHTTPS(ctx context.Context, env *probeEnv) Result {
 	}
 	defer raw.Close()
 	conn, _, err := tlsHandshake(ctx, raw, cfg.Host, enforceDeviceTrust(cfg, trust))
+	if laptopFault(&r, err, "the TLS handshake with "+target) {
+		return r
+	}
 	if err != nil {
 		r.Status = StatusFail
 		r.Summary, r.Hint = handshakeFailure(err, cfg, target)
@@ -37,6 +40,9 @@ func checkHTTP(ctx context.Context, env *probeEnv) Result {
 	target := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort))
 	conn, addr, err := dialPlatform(ctx, env, cfg.HTTPPort)
 	r.setEvidence("address", addr)
+	if laptopFault(&r, err, "the connection to "+target) {
+		return r
+	}
 	if err != nil {
 		r.Status = StatusFail
 		r.Summary, r.Hint = connectFailure(err, target)
@@ -52,6 +58,9 @@ func checkHTTP(ctx context.Context, env *probeEnv) Result {
 // the legacy devices' clear-text path).
 func askHealth(ctx context.Context, cfg Config, conn net.Conn, scheme string, port int, target string, r *Result) {
 	rep, err := fetchHealth(ctx, conn, scheme, cfg.Host, port, cfg.HealthPath)
+	if laptopFault(r, err, "GET "+cfg.HealthPath+" to "+target) {
+		return
+	}
 	if err != nil {
 		r.Status = StatusFail
 		s, hint := connectFailure(err, target)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // PingRequest asks a PingFunc for Count echo requests to Target, Interval
@@ -94,7 +96,7 @@ func icmpPrivilegeHint(goos string) string {
 	case "darwin":
 		return "unprivileged ping normally works on macOS; run with sudo"
 	case "windows":
-		return "run smartx from an administrator prompt"
+		return "Windows lets only administrators send ICMP from a program: run smartx from an administrator prompt (right-click PowerShell or Terminal, Run as administrator)"
 	default:
 		return "run smartx as root or administrator"
 	}
@@ -130,7 +132,7 @@ func checkICMP(ctx context.Context, env *probeEnv) Result {
 	mode := "unprivileged (UDP ICMP socket)"
 	stats, err := ping(ctx, req)
 	if errors.Is(err, ErrNoICMPSocket) {
-		r.setEvidence("unprivileged_error", err.Error())
+		r.setEvidence("unprivileged_error", errtext.Of(err))
 		req.Privileged = true
 		mode = "privileged (raw socket)"
 		stats, err = ping(ctx, req)
@@ -141,30 +143,27 @@ func checkICMP(ctx context.Context, env *probeEnv) Result {
 	}
 	if errors.Is(err, ErrNoICMPSocket) {
 		r.Status = StatusSkip
+		r.Fault = FaultLaptop
 		r.Reason = "this laptop may not send ICMP echo requests (no privilege); nothing was sent, so nothing is known about the network"
 		r.Summary = "ICMP not tested: no permission to open an ICMP socket"
 		r.Hint = icmpPrivilegeHint(runtime.GOOS)
-		r.setEvidence("privileged_error", err.Error())
+		r.setEvidence("privileged_error", errtext.Of(err))
 		return r
 	}
 	if err != nil && stats.Sent == 0 {
-		switch classifyNetError(err) {
-		case failNetUnreachable, failHostUnreachable:
-			r.Status = StatusFail
-			r.Summary = fmt.Sprintf("cannot send to %s: %s", target, err)
-			r.Hint = "this network has no route to " + target.String() + ": check the gateway, then ask IT for the rule below"
-			r.Rule = icmpRule(cfg)
-		case failPermission:
-			r.Status = StatusError
-			r.Reason = "this laptop's own firewall blocks ICMP echo requests"
-			r.Summary = r.Reason + ": " + err.Error()
-			r.Hint = "allow outgoing ping in this laptop's firewall or security software and run again"
-		default:
-			r.Status = StatusError
-			r.Reason = "could not send ICMP echo requests: " + err.Error()
-			r.Summary = r.Reason
-			r.Hint = "check this laptop's network connection and run again"
+		// Sending failed before any request left: ICMP errors from the
+		// network are never reported to an unconnected ICMP socket's send,
+		// so this is the laptop's own doing (its firewall, its routes).
+		if laptopFault(&r, onLaptop(err), "ICMP echo requests to "+target.String()) {
+			if runtime.GOOS == "windows" && classifyNetError(onLaptop(err)) == failPermission {
+				r.Hint += "; sending ICMP also needs an administrator prompt on Windows"
+			}
+			return r
 		}
+		r.Status = StatusError
+		r.Reason = "could not send ICMP echo requests: " + errtext.Of(err)
+		r.Summary = r.Reason
+		r.Hint = "check this laptop's network connection and run again"
 		return r
 	}
 

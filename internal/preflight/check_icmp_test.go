@@ -65,13 +65,16 @@ func TestCheckICMP(t *testing.T) {
 		{name: "total loss", ping: fakePing{unprivileged: replies()},
 			want: wantResult{status: StatusFail, summary: "no echo reply from 127.0.0.1 (4 sent, 100% loss)", rule: "allow ICMP from <device> to 127.0.0.1 (echo request and reply)"}},
 		{name: "no privilege at all is a skip, not a block", ping: fakePing{unprivileged: noSocket, privileged: noSocket},
-			want: wantResult{status: StatusSkip, summary: "ICMP not tested", hint: icmpPrivilegeHint(runtime.GOOS), reason: "nothing was sent"}},
-		{name: "no route", ping: fakePing{unprivileged: func(PingRequest) (PingStats, error) {
-			return PingStats{}, &net.OpError{Op: "write", Err: os.NewSyscallError("sendto", syscall.ENETUNREACH)}
-		}}, want: wantResult{status: StatusFail, summary: "cannot send to 127.0.0.1", hint: "no route"}},
+			want: wantResult{status: StatusSkip, summary: "ICMP not tested", hint: icmpPrivilegeHint(runtime.GOOS), reason: "nothing was sent", fault: FaultLaptop}},
+		{name: "no route on the laptop is its fault", ping: fakePing{unprivileged: func(PingRequest) (PingStats, error) {
+			return PingStats{}, &net.OpError{Op: "write", Err: os.NewSyscallError("sendto", errnoNetUnreach)}
+		}}, want: wantResult{status: StatusError, summary: "this laptop has no route for ICMP echo requests to 127.0.0.1", hint: "connect this laptop", fault: FaultLaptop}},
+		{name: "the laptop's firewall is its fault", ping: fakePing{unprivileged: func(PingRequest) (PingStats, error) {
+			return PingStats{}, &net.OpError{Op: "write", Err: os.NewSyscallError("sendto", errnoAccess)}
+		}}, want: wantResult{status: StatusError, summary: "this laptop blocked ICMP echo requests", fault: FaultLaptop}},
 		{name: "other send error", ping: fakePing{unprivileged: func(PingRequest) (PingStats, error) {
 			return PingStats{}, errors.New("boom")
-		}}, want: wantResult{status: StatusError, reason: "could not send ICMP echo requests: boom"}},
+		}}, want: wantResult{status: StatusError, summary: "this laptop's network stack failed on ICMP echo requests to 127.0.0.1 (boom)", fault: FaultLaptop}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // unknown is shown for facts this OS does not let us read.
@@ -36,12 +39,17 @@ func gatherLocalNetwork(ctx context.Context, env *probeEnv) LocalNetwork {
 			if name := interfaceWithAddr(src); name != "" {
 				facts.Interface = name
 			}
+		} else {
+			// A UDP connect sends nothing: no source address is the laptop's doing.
+			facts.sourceErr, facts.sourceTarget = onLaptop(err), target
 		}
 	}
-	if gw, iface := defaultGateway(cfg.RouteTablePath); gw != "" {
-		facts.Gateway = gw
-		if facts.Interface == unknown && iface != "" {
-			facts.Interface = iface
+	if route, err := defaultGateway(cfg.RouteTablePath); err != nil {
+		facts.GatewayError = errtext.Of(err)
+	} else {
+		facts.Gateway = route.Gateway.String()
+		if facts.Interface == unknown && route.Iface != "" {
+			facts.Interface = route.Iface
 		}
 	}
 	if cfg.DNSServer != "" {
@@ -114,10 +122,14 @@ func checkLocalNetwork(ctx context.Context, env *probeEnv) Result {
 	r.setEvidence("interface", f.Interface)
 	r.setEvidence("source_ip", f.SourceIP)
 	r.setEvidence("gateway", f.Gateway)
+	r.setEvidence("gateway_error", f.GatewayError)
 	r.setEvidence("resolvers", strings.Join(f.Resolvers, ", "))
 	r.setEvidence("resolver_source", f.ResolverSource)
 	for k, v := range f.ProxyEnv {
 		r.setEvidence("env_"+k, v)
+	}
+	if f.sourceErr != nil && laptopFault(&r, f.sourceErr, "traffic to "+f.sourceTarget) {
+		return r
 	}
 	if f.SourceIP == unknown && f.Gateway == unknown && len(f.Resolvers) == 0 {
 		r.Status = StatusError
@@ -131,11 +143,47 @@ func checkLocalNetwork(ctx context.Context, env *probeEnv) Result {
 	if len(f.Resolvers) > 0 {
 		resolvers = strings.Join(f.Resolvers, ", ")
 	}
-	r.Summary = "from " + f.SourceIP + " on " + f.Interface + ", gateway " + f.Gateway + ", DNS " + resolvers
+	gateway := f.Gateway
+	if f.GatewayError != "" {
+		gateway += " (" + f.GatewayError + ")"
+	}
+	r.Summary = "from " + f.SourceIP + " on " + f.Interface + ", gateway " + gateway + ", DNS " + resolvers
 	if len(f.ProxyEnv) > 0 {
 		r.Note = "this laptop has proxy variables set; the checks ignore them"
 	}
 	return r
+}
+
+// defaultRoute is an IPv4 default route: where it goes, through which
+// interface, at what cost.
+type defaultRoute struct {
+	Gateway netip.Addr
+	Iface   string
+	// Metric is what the OS compares (on Windows the route's metric plus
+	// its interface's).
+	Metric uint64
+}
+
+// errNoDefaultRoute is defaultGateway's error when the routing table has no
+// IPv4 default route through a gateway.
+var errNoDefaultRoute = errors.New("no IPv4 default route")
+
+// pickDefaultRoute returns the route the OS uses for the Internet: among
+// default routes through a gateway, the lowest metric (the first of equals).
+func pickDefaultRoute(routes []defaultRoute) (defaultRoute, error) {
+	best := -1
+	for i, r := range routes {
+		if !r.Gateway.Is4() || r.Gateway.IsUnspecified() {
+			continue
+		}
+		if best < 0 || r.Metric < routes[best].Metric {
+			best = i
+		}
+	}
+	if best < 0 {
+		return defaultRoute{}, errNoDefaultRoute
+	}
+	return routes[best], nil
 }
 
 // parseRouteTable reads the Linux /proc/net/route format and returns the
@@ -144,7 +192,7 @@ func checkLocalNetwork(ctx context.Context, env *probeEnv) Result {
 // number, hence the NativeEndian round trip.
 func parseRouteTable(data []byte) (gateway netip.Addr, iface string, ok bool) {
 	const rtfUp, rtfGateway = 0x1, 0x2
-	bestMetric := -1
+	var routes []defaultRoute
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	first := true
 	for sc.Scan() {
@@ -158,18 +206,16 @@ func parseRouteTable(data []byte) (gateway netip.Addr, iface string, ok bool) {
 		}
 		flags, err1 := strconv.ParseUint(fields[3], 16, 32)
 		gw, err2 := strconv.ParseUint(fields[2], 16, 32)
-		metric, err3 := strconv.Atoi(fields[6])
+		metric, err3 := strconv.ParseUint(fields[6], 10, 32)
 		if err1 != nil || err2 != nil || err3 != nil || flags&(rtfUp|rtfGateway) != rtfUp|rtfGateway {
-			continue
-		}
-		if bestMetric >= 0 && metric >= bestMetric {
 			continue
 		}
 		var b [4]byte
 		binary.NativeEndian.PutUint32(b[:], uint32(gw))
-		gateway, iface, bestMetric, ok = netip.AddrFrom4(b), fields[0], metric, true
+		routes = append(routes, defaultRoute{Gateway: netip.AddrFrom4(b), Iface: fields[0], Metric: metric})
 	}
-	return gateway, iface, ok
+	route, err := pickDefaultRoute(routes)
+	return route.Gateway, route.Iface, err == nil
 }
 
 // parseResolvConf returns the nameserver entries of a resolv.conf.

@@ -158,3 +158,41 @@ func FuzzParseResolvConf(f *testing.F) {
 		}
 	})
 }
+
+// pickDefaultRoute is what Linux and Windows both use to choose among
+// default routes; the Windows metrics are route plus interface metric.
+func TestPickDefaultRoute(t *testing.T) {
+	gw := netip.MustParseAddr
+	tests := []struct {
+		name   string
+		routes []defaultRoute
+		want   string
+	}{
+		{"single", []defaultRoute{{Gateway: gw("192.168.1.1"), Iface: "Ethernet", Metric: 25}}, "192.168.1.1 Ethernet"},
+		{"lowest metric wins (wired before Wi-Fi)", []defaultRoute{
+			{Gateway: gw("10.0.0.1"), Iface: "Wi-Fi", Metric: 35 + 0},
+			{Gateway: gw("192.168.1.1"), Iface: "Ethernet", Metric: 25 + 0},
+		}, "192.168.1.1 Ethernet"},
+		{"first of equals", []defaultRoute{
+			{Gateway: gw("10.0.0.1"), Iface: "a", Metric: 10},
+			{Gateway: gw("10.0.0.2"), Iface: "b", Metric: 10},
+		}, "10.0.0.1 a"},
+		{"on-link default (no gateway) is skipped", []defaultRoute{
+			{Gateway: gw("0.0.0.0"), Iface: "vpn", Metric: 1},
+			{Gateway: gw("192.168.1.1"), Iface: "Ethernet", Metric: 50},
+		}, "192.168.1.1 Ethernet"},
+		{"none", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := pickDefaultRoute(tt.routes)
+			got := ""
+			if err == nil {
+				got = r.Gateway.String() + " " + r.Iface
+			}
+			if got != tt.want {
+				t.Errorf("pickDefaultRoute = %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}

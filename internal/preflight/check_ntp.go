@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/beevik/ntp"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 const (
@@ -57,7 +62,8 @@ func checkNTP(ctx context.Context, env *probeEnv) Result {
 		if wait <= 0 {
 			break
 		}
-		resp, lastErr = queryNTP(ctx, server, wait)
+		resp, lastErr = queryNTP(ctx, cfg.DialUDP, server, wait)
+		lastErr = ntpSocketError(lastErr)
 		if lastErr == nil || classifyNetError(lastErr) != failTimeout {
 			break
 		}
@@ -65,7 +71,11 @@ func checkNTP(ctx context.Context, env *probeEnv) Result {
 	r.setMetric("attempts", float64(attempts))
 
 	if lastErr != nil {
-		r.setEvidence("error", lastErr.Error())
+		what := "the NTP query to " + server.String()
+		if laptopFault(&r, lastErr, what) {
+			return r
+		}
+		r.setEvidence("error", errtext.Of(lastErr))
 		r.Status = StatusFail
 		r.Rule = rule
 		switch classifyNetError(lastErr) {
@@ -75,10 +85,21 @@ func checkNTP(ctx context.Context, env *probeEnv) Result {
 		case failRefused:
 			r.Summary = fmt.Sprintf("%s rejected the query (port unreachable)", ntpServerText(cfg.NTPServer, server))
 			r.Hint = "a firewall rejects NTP, or no NTP service runs there: ask IT for the rule below"
+		case failHostUnreachable, failNetUnreachable:
+			r.Summary = fmt.Sprintf("a router reports %s unreachable (%s)", ntpServerText(cfg.NTPServer, server), errtext.Of(lastErr))
+			r.Hint = "the network has no way to this NTP server: ask IT for the rule below"
 		default:
+			if !isNTPProtocolError(lastErr) {
+				r.Status = StatusError
+				r.Rule = ""
+				r.Reason = "the NTP query failed: " + errtext.Of(lastErr)
+				r.Summary = r.Reason
+				r.Hint = "run the check again; if it fails the same way, note the error for support"
+				return r
+			}
 			r.Status = StatusWarn
 			r.Rule = ""
-			r.Summary = fmt.Sprintf("%s answered something that is not a valid NTP reply: %s", server, lastErr)
+			r.Summary = fmt.Sprintf("%s answered something that is not a valid NTP reply: %s", server, errtext.Of(lastErr))
 			r.Hint = "something on the path alters NTP traffic: ask IT to let UDP " + strconv.Itoa(port) + " through unmodified"
 		}
 		return r
@@ -124,15 +145,18 @@ func checkNTP(ctx context.Context, env *probeEnv) Result {
 }
 
 // queryNTP sends one query to server, bounded by wait and by ctx.
-func queryNTP(ctx context.Context, server netip.AddrPort, wait time.Duration) (*ntp.Response, error) {
+func queryNTP(ctx context.Context, dialUDP DialFunc, server netip.AddrPort, wait time.Duration) (*ntp.Response, error) {
+	if dialUDP == nil {
+		var d net.Dialer
+		dialUDP = d.DialContext
+	}
 	var stop func() bool
 	opts := ntp.QueryOptions{
 		Timeout: wait,
 		Dialer: func(_, remote string) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, "udp", remote)
+			conn, err := dialUDP(ctx, "udp", remote)
 			if err != nil {
-				return nil, err
+				return nil, onLaptop(err) // a UDP connect sends nothing
 			}
 			stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 			return conn, nil
@@ -146,6 +170,29 @@ func queryNTP(ctx context.Context, server netip.AddrPort, wait time.Duration) (*
 		return resp, nil
 	}
 	return resp, err
+}
+
+// ntpSocketError marks the errors of a query that only this laptop can have
+// raised: every socket operation but receiving (setting options and
+// deadlines, sending). Each query uses a fresh socket and sends once, before
+// any reply could have queued an ICMP error, so a failed send is the
+// laptop's (its firewall, its routes). The socket itself is not wrapped: on
+// Linux, beevik/ntp takes kernel receive timestamps from the *net.UDPConn.
+func ntpSocketError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op != "read" {
+		return onLaptop(err)
+	}
+	return err
+}
+
+// isNTPProtocolError reports an error about the content of an answer (bad
+// mode, stratum, origin...), as opposed to a socket error.
+func isNTPProtocolError(err error) bool {
+	var op *net.OpError
+	var sc *os.SyscallError
+	var errno syscall.Errno
+	return !errors.As(err, &op) && !errors.As(err, &sc) && !errors.As(err, &errno) && !errors.Is(err, io.EOF)
 }
 
 // ntpServerText names the server as configured, with the address used when

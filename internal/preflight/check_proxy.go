@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // bufferedConn hands out bytes a bufio.Reader already read past the proxy's
@@ -44,8 +46,8 @@ func checkProxy(ctx context.Context, env *probeEnv) Result {
 	trust := env.trustStores()
 	if trust.err != nil {
 		r.Status = StatusError
-		r.Reason = trust.err.Error()
-		r.Summary = "cannot load the certificates to verify against: " + trust.err.Error()
+		r.Reason = errtext.Of(trust.err)
+		r.Summary = "cannot load the certificates to verify against: " + r.Reason
 		r.Hint = "check ca-file, or this laptop's certificate store"
 		return r
 	}
@@ -53,6 +55,9 @@ func checkProxy(ctx context.Context, env *probeEnv) Result {
 	proxyIP, proxyName := addressAndName(p.Host)
 	proxyRule := Flow{Protocol: "TCP", Destination: proxyIP, FQDN: proxyName, Port: p.Port}.Rule()
 	unreachable := func(err error) Result {
+		if laptopFault(&r, err, "the connection to the proxy "+proxyAddr) {
+			return r
+		}
 		s, _ := connectFailure(err, "proxy "+proxyAddr)
 		r.Status = StatusFail
 		r.Summary = s
@@ -72,7 +77,10 @@ func checkProxy(ctx context.Context, env *probeEnv) Result {
 		tc := tls.Client(conn, &tls.Config{ServerName: p.Host, RootCAs: trust.device, MinVersion: tls.VersionTLS12, Time: cfg.Clock})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			r.Status = StatusFail
-			r.Summary = "TLS to the proxy " + proxyAddr + " failed: " + err.Error()
+			if laptopFault(&r, err, "the TLS handshake with the proxy "+proxyAddr) {
+				return r
+			}
+			r.Summary = "TLS to the proxy " + proxyAddr + " failed: " + errtext.Of(err)
 			r.Hint = "the device must trust the proxy's certificate: give its CA with ca-file, or use the proxy's http:// address"
 			return r
 		}
@@ -140,11 +148,14 @@ func checkProxy(ctx context.Context, env *probeEnv) Result {
 	// TLS inside the tunnel: verdict first (inspection detection), then the
 	// GET over a connection verified against the device's trust.
 	tlsConn, elapsed, err := tlsHandshake(ctx, tunnel, cfg.Host, nil)
+	if laptopFault(&r, err, "the TLS handshake with "+target+" through the proxy") {
+		return r
+	}
 	if err != nil {
 		r.Status = StatusFail
 		s, hint := handshakeFailure(err, cfg, target+" through the proxy")
 		r.Summary, r.Hint = s, hint
-		r.setEvidence("error", err.Error())
+		r.setEvidence("error", errtext.Of(err))
 		return r
 	}
 	cs := tlsConn.ConnectionState()
@@ -156,6 +167,9 @@ func checkProxy(ctx context.Context, env *probeEnv) Result {
 		return r
 	}
 	rep, err := fetchHealth(ctx, tlsConn, "https", cfg.Host, cfg.HTTPSPort, cfg.HealthPath)
+	if laptopFault(&r, err, "GET "+cfg.HealthPath+" through the proxy") {
+		return r
+	}
 	if err != nil {
 		s, hint := connectFailure(err, target+" through the proxy")
 		r.Status, r.Summary, r.Hint = StatusFail, "no answer to GET "+cfg.HealthPath+": "+s, hint

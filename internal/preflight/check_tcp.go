@@ -78,6 +78,10 @@ func checkTCPPort(ctx context.Context, env *probeEnv, port int) Result {
 		}
 	}
 
+	// A fault of this laptop makes the comparison meaningless: say so first.
+	if laptopFault(&r, byName.err, "the connection to "+nameTarget) || (byIPWanted && laptopFault(&r, byIP.err, "the connection to "+ipTarget)) {
+		return r
+	}
 	nameDNSFault := byName.err != nil && classifyNetError(byName.err) == failNameNotResolved
 	switch {
 	case !byIPWanted && byName.err == nil:

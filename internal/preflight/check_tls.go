@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // dialPlatform connects to the platform by name like the device; when the
@@ -44,7 +46,10 @@ func checkTLS(ctx context.Context, env *probeEnv) Result {
 	conn, elapsed, err := tlsHandshake(ctx, raw, cfg.Host, nil)
 	if err != nil {
 		r.setMetric("handshake_ms", ms(elapsed))
-		r.setEvidence("error", err.Error())
+		if laptopFault(&r, err, "the TLS handshake with "+target) {
+			return r
+		}
+		r.setEvidence("error", errtext.Of(err))
 		r.Status = StatusFail
 		r.Summary, r.Hint = handshakeFailure(err, cfg, target)
 		r.Rule = platformRule(cfg, cfg.HTTPSPort)
@@ -80,14 +85,17 @@ func dialHTTPSPort(ctx context.Context, env *probeEnv, r *Result) (trust trustSt
 	trust = env.trustStores()
 	if trust.err != nil {
 		r.Status = StatusError
-		r.Reason = trust.err.Error()
-		r.Summary = "cannot load the certificates to verify against: " + trust.err.Error()
+		r.Reason = errtext.Of(trust.err)
+		r.Summary = "cannot load the certificates to verify against: " + r.Reason
 		r.Hint = "check ca-file, or this laptop's certificate store"
 		return trust, nil, ""
 	}
 	target = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPSPort))
 	raw, addr, err := dialPlatform(ctx, env, cfg.HTTPSPort)
 	r.setEvidence("address", addr)
+	if laptopFault(r, err, "the connection to "+target) {
+		return trust, nil, target
+	}
 	if err != nil {
 		r.Status = StatusFail
 		r.Summary, r.Hint = connectFailure(err, target)

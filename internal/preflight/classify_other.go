@@ -4,6 +4,6 @@ package preflight
 
 import "syscall"
 
-// classifyErrno has no errno table on this OS; errors fall back to the
-// generic timeout/EOF handling of classifyNetError.
-func classifyErrno(syscall.Errno) failureKind { return failOther }
+// errnoKinds is empty on this OS: errors fall back to the generic timeout, EOF and
+// socket-creation handling of classifyNetError.
+var errnoKinds = map[syscall.Errno]failureKind{}

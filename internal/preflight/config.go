@@ -130,6 +130,14 @@ type Config struct {
 	Ping PingFunc
 	// Dial opens TCP connections to resolved addresses; nil uses net.Dialer.
 	Dial DialFunc
+	// DialUDP opens the UDP sockets of the DNS and NTP queries; nil uses
+	// net.Dialer. Tests inject the socket errors a laptop raises itself.
+	DialUDP DialFunc
+	// RouteProbe asks this laptop's routing table for a route toward addr
+	// without sending anything. It tells an "unreachable" raised by the
+	// laptop itself (no route: its fault) from one a router sent back (the
+	// network's). nil uses a UDP connect, which sends no packet.
+	RouteProbe func(ctx context.Context, addr netip.AddrPort) error
 	// Getenv reads this laptop's environment (proxy variables); nil uses
 	// os.Getenv.
 	Getenv func(string) string

@@ -164,6 +164,10 @@ func assertResultInvariants(t testing.TB, r Result) {
 	if r.ID == "" || r.Title == "" || r.Group == "" {
 		t.Errorf("result without id/title/group: %+v", r)
 	}
+	// A fault of the laptop never sends IT after it.
+	if r.Fault == FaultLaptop && (r.Rule != "" || strings.Contains(r.Hint, "IT") || r.Status == StatusFail) {
+		t.Errorf("%s: laptop fault with status %s, rule %q and hint %q: IT has nothing to do", r.ID, r.Status, r.Rule, r.Hint)
+	}
 	assertTranslated(t, r)
 }
 
@@ -197,6 +201,7 @@ type wantResult struct {
 	rule    string
 	reason  string
 	note    string
+	fault   string
 }
 
 func checkResult(t testing.TB, r Result, want wantResult) {
@@ -212,5 +217,8 @@ func checkResult(t testing.TB, r Result, want wantResult) {
 		if c.want != "" && !strings.Contains(c.got, c.want) {
 			t.Errorf("%s = %q, want it to contain %q", c.field, c.got, c.want)
 		}
+	}
+	if r.Fault != want.fault {
+		t.Errorf("fault = %q, want %q", r.Fault, want.fault)
 	}
 }

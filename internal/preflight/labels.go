@@ -23,6 +23,7 @@ var evidenceLabels = map[string]string{
 	"error":              "error",
 	"expected":           "expected address",
 	"gateway":            "gateway",
+	"gateway_error":      "gateway unknown",
 	"health_status":      "platform health",
 	"interface":          "interface",
 	"issuer":             "certificate issuer",

@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -128,6 +129,10 @@ func TestCatalogueCoversTheDocument(t *testing.T) {
 	}
 	for _, goos := range []string{"linux", "darwin", "windows", "plan9"} {
 		texts = append(texts, icmpPrivilegeHint(goos))
+		for _, kind := range []failureKind{failPermission, failNoRoute, failLocal} {
+			summary, hint := laptopFailure(kind, errors.New("boom"), "the connection to platform.example:443", goos)
+			texts = append(texts, summary, hint)
+		}
 	}
 	for _, text := range texts {
 		if _, known := LangFR.lookup(text); !known {

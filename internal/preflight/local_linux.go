@@ -2,20 +2,23 @@
 
 package preflight
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
 // defaultGateway reads the default route from /proc/net/route (or path).
-func defaultGateway(path string) (gateway, iface string) {
+func defaultGateway(path string) (defaultRoute, error) {
 	if path == "" {
 		path = "/proc/net/route"
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", ""
+		return defaultRoute{}, fmt.Errorf("read the routing table: %w", err)
 	}
 	gw, ifc, ok := parseRouteTable(data)
 	if !ok {
-		return "", ""
+		return defaultRoute{}, errNoDefaultRoute
 	}
-	return gw.String(), ifc
+	return defaultRoute{Gateway: gw, Iface: ifc}, nil
 }

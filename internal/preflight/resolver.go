@@ -19,6 +19,21 @@ type dnsObservation struct {
 	mu      sync.Mutex
 	servers []string
 	rcodes  []dnsmessage.RCode
+	// laptopErr is the first error this laptop raised itself while
+	// querying (opening or sending on a socket), if any.
+	laptopErr error
+}
+
+// addLaptopErr records err when it is a fault of this laptop.
+func (o *dnsObservation) addLaptopErr(err error) {
+	if !classifyNetError(err).onLaptop() {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.laptopErr == nil {
+		o.laptopErr = err
+	}
 }
 
 func (o *dnsObservation) addServer(s string) {
@@ -36,16 +51,16 @@ func (o *dnsObservation) addRCode(c dnsmessage.RCode) {
 }
 
 // snapshot returns copies of what was observed.
-func (o *dnsObservation) snapshot() (servers []string, rcodes []dnsmessage.RCode) {
+func (o *dnsObservation) snapshot() (servers []string, rcodes []dnsmessage.RCode, laptopErr error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.Clone(o.servers), slices.Clone(o.rcodes)
+	return slices.Clone(o.servers), slices.Clone(o.rcodes), o.laptopErr
 }
 
 // newResolver builds the resolver every check uses: Go's resolver talking to
 // dnsServer when it is set (whatever /etc/resolv.conf says), else the
 // system's. obs, when not nil, records servers and response codes.
-func newResolver(dnsServer string, obs *dnsObservation) *net.Resolver {
+func newResolver(dnsServer string, obs *dnsObservation, dialUDP DialFunc) *net.Resolver {
 	if dnsServer == "" && obs == nil {
 		return &net.Resolver{}
 	}
@@ -56,15 +71,30 @@ func newResolver(dnsServer string, obs *dnsObservation) *net.Resolver {
 		}
 	}
 	var dialer net.Dialer
+	if dialUDP == nil {
+		dialUDP = dialer.DialContext
+	}
 	return &net.Resolver{
 		PreferGo: server != "",
 		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
 			if server != "" {
 				address = server
 			}
-			conn, err := dialer.DialContext(ctx, network, address)
-			if err != nil || obs == nil {
+			var conn net.Conn
+			var err error
+			if network == "udp" {
+				// A UDP connect sends nothing: its failure is the laptop's.
+				conn, err = dialUDP(ctx, network, address)
+				err = onLaptop(err)
+			} else {
+				conn, err = dialer.DialContext(ctx, network, address)
+			}
+			if obs == nil {
 				return conn, err
+			}
+			if err != nil {
+				obs.addLaptopErr(err)
+				return nil, err
 			}
 			obs.addServer(address)
 			if udp, ok := conn.(*net.UDPConn); ok {
@@ -75,9 +105,10 @@ func newResolver(dnsServer string, obs *dnsObservation) *net.Resolver {
 	}
 }
 
-// rcodeSniffingConn records the response code of every DNS reply read. It
-// embeds *net.UDPConn so it stays a net.PacketConn, which tells Go's
-// resolver to use datagram framing.
+// rcodeSniffingConn records the response code of every DNS reply read, and
+// send errors, which on a fresh UDP socket are the laptop's own. It embeds
+// *net.UDPConn so it stays a net.PacketConn, which tells Go's resolver to use
+// datagram framing.
 type rcodeSniffingConn struct {
 	*net.UDPConn
 	obs *dnsObservation
@@ -89,6 +120,17 @@ func (c *rcodeSniffingConn) Read(b []byte) (int, error) {
 	n, err := c.UDPConn.Read(b)
 	if n >= 4 && b[2]&0x80 != 0 {
 		c.obs.addRCode(dnsmessage.RCode(b[3] & 0x0f))
+	}
+	return n, err
+}
+
+// Write sends one query. Go's resolver writes once per socket, before any
+// reply could have queued an ICMP error, so a failure here is the laptop's.
+func (c *rcodeSniffingConn) Write(b []byte) (int, error) {
+	n, err := c.UDPConn.Write(b)
+	if err != nil {
+		err = onLaptop(err)
+		c.obs.addLaptopErr(err)
 	}
 	return n, err
 }
@@ -127,13 +169,53 @@ func lookupWith(ctx context.Context, r *net.Resolver, host string) ([]netip.Addr
 	return out, nil
 }
 
-// dialAddr opens a TCP connection to an already resolved address.
+// dialAddr opens a TCP connection to an already resolved address. An
+// "unreachable" error is checked against this laptop's routing table, so a
+// missing route is reported as the laptop's fault, not the network's.
 func (e *probeEnv) dialAddr(ctx context.Context, ap netip.AddrPort) (net.Conn, error) {
+	var conn net.Conn
+	var err error
 	if e.cfg.Dial != nil {
-		return e.cfg.Dial(ctx, "tcp", ap.String())
+		conn, err = e.cfg.Dial(ctx, "tcp", ap.String())
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", ap.String())
 	}
+	if err != nil {
+		err = e.attributeUnreachable(ctx, err, ap)
+	}
+	return conn, err
+}
+
+// attributeUnreachable tells who raised a "network/host unreachable": the
+// same errno comes from this laptop when it has no route, and from a router
+// that sent back an ICMP error. Asking the routing table (which sends
+// nothing) tells them apart.
+func (e *probeEnv) attributeUnreachable(ctx context.Context, err error, ap netip.AddrPort) error {
+	switch classifyNetError(err) {
+	case failNetUnreachable, failHostUnreachable:
+	default:
+		return err
+	}
+	probe := e.cfg.RouteProbe
+	if probe == nil {
+		probe = udpRouteProbe
+	}
+	if probe(ctx, ap) != nil {
+		return onLaptop(err)
+	}
+	return err
+}
+
+// udpRouteProbe asks the OS for a route toward ap: connecting a UDP socket
+// picks a route and a source address and sends no packet.
+func udpRouteProbe(ctx context.Context, ap netip.AddrPort) error {
 	var d net.Dialer
-	return d.DialContext(ctx, "tcp", ap.String())
+	conn, err := d.DialContext(ctx, "udp", ap.String())
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }
 
 // dialHost resolves host and connects to the first address that accepts,

@@ -74,6 +74,10 @@ type Result struct {
 	// laptop's proxy variables, a fallback that worked); it may accompany any
 	// status, an ok one included, and is never shown as a problem.
 	Note string `json:"note,omitempty"`
+	// Fault is "laptop" (FaultLaptop) when the check could not run because
+	// of this laptop itself (its firewall, routes or network stack): nothing
+	// reached the site's network, so IT has nothing to do. Empty otherwise.
+	Fault string `json:"fault,omitempty"`
 	// Duration is how long the check ran; DurationMS is its JSON form.
 	Duration time.Duration `json:"-"`
 	// DurationMS is Duration in milliseconds.
@@ -185,6 +189,8 @@ type LocalNetwork struct {
 	SourceIP string `json:"source_ip"`
 	// Gateway is the default gateway ("unknown" when it cannot be told).
 	Gateway string `json:"gateway"`
+	// GatewayError says why Gateway is "unknown".
+	GatewayError string `json:"gateway_error,omitempty"`
 	// Resolvers are the DNS servers names were resolved through.
 	Resolvers []string `json:"resolvers"`
 	// ResolverSource says where Resolvers come from: "dns-server",
@@ -193,6 +199,10 @@ type LocalNetwork struct {
 	// ProxyEnv holds this laptop's proxy environment variables, with
 	// credentials redacted. It is informational: the checks never use it.
 	ProxyEnv map[string]string `json:"proxy_env,omitempty"`
+
+	// sourceErr is why the OS gave no source address toward sourceTarget.
+	sourceErr    error
+	sourceTarget string
 }
 
 // Report is the outcome of a run: schema version, site, time, what was

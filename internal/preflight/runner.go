@@ -54,7 +54,7 @@ type trustStores struct {
 func newProbeEnv(cfg Config) *probeEnv {
 	return &probeEnv{
 		cfg:      cfg,
-		resolver: newResolver(cfg.DNSServer, nil),
+		resolver: newResolver(cfg.DNSServer, nil, cfg.DialUDP),
 		local:    make(chan struct{}),
 	}
 }

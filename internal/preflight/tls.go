@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/smart-impulse/smartx/internal/errtext"
 )
 
 // alertProtocolVersion is the TLS alert a server sends when it does not
@@ -125,7 +127,7 @@ func trustText(err error) string {
 	if err == nil {
 		return "accepted"
 	}
-	return "rejected: " + err.Error()
+	return "rejected: " + errtext.Of(err)
 }
 
 // chainText lists the chain as "0: subject <- issuer; 1: ...".
@@ -239,11 +241,11 @@ func handshakeFailure(err error, cfg Config, target string) (summary, hint strin
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) {
-		return "the device would reject the certificate presented on " + target + " (" + err.Error() + ")",
+		return "the device would reject the certificate presented on " + target + " (" + errtext.Of(err) + ")",
 			"see the tls check: the certificate is intercepted, expired or for another name"
 	}
 	if isProtocolVersionRefusal(err) {
-		return "the server refuses TLS 1.2, the only version the device speaks (" + err.Error() + ")",
+		return "the server refuses TLS 1.2, the only version the device speaks (" + errtext.Of(err) + ")",
 			"something on the path (or the server) does not accept TLS 1.2: " + passHint
 	}
 	var op *net.OpError
@@ -252,13 +254,13 @@ func handshakeFailure(err error, cfg Config, target string) (summary, hint strin
 	}
 	switch classifyNetError(err) {
 	case failReset, failClosed:
-		return "connection cut right after the TLS ClientHello (" + err.Error() + ")",
+		return "connection cut right after the TLS ClientHello (" + errtext.Of(err) + ")",
 			"typical of a firewall filtering by server name (SNI): ask IT to allow " + cfg.Host + " in its SNI/URL filtering"
 	case failTimeout:
 		return fmt.Sprintf("TLS handshake stalled: %s accepted the connection but never answered the ClientHello", target),
 			"a firewall or proxy holds the connection: " + passHint
 	}
-	return "TLS handshake failed: " + err.Error(), passHint
+	return "TLS handshake failed: " + errtext.Of(err), passHint
 }
 
 // setTLSEvidence records what the handshake negotiated.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/auth"
-	"github.com/smart-impulse/smartx/internal/fsperm"
 	"github.com/smart-impulse/smartx/internal/mail"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/store"
 	"github.com/smart-impulse/smartx/internal/store/postgres"
 	"github.com/smart-impulse/smartx/internal/store/sqlite"
@@ -148,7 +148,7 @@ func openStore(ctx context.Context, dd DataDir, cfg *ServiceConfig) (store.Store
 
 // privateDir creates dir owner-only, or tightens an existing one that others could read.
 func privateDir(dir string, log *slog.Logger) error {
-	changed, err := fsperm.PrivateDir(dir)
+	changed, err := secretfile.PrivateDir(dir)
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -215,7 +215,7 @@ func MasterKey(dd DataDir, log *slog.Logger) (auth.Key, error) {
 		return auth.Key{}, err
 	}
 	if tooOpen {
-		return auth.Key{}, fmt.Errorf("%w: run `chmod 600 %s`, then start again", ErrMasterKeyTooOpen, path)
+		return auth.Key{}, fmt.Errorf("%w: run `%s`, then start again", ErrMasterKeyTooOpen, secretfile.FixHint(path))
 	}
 	if dd.MasterKeyFile == "" {
 		log.Warn("the master key is kept beside the database, which defeats its purpose: move it and pass --master-key-file or SMARTX_MASTER_KEY", "path", path)

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // TLSConfig returns the server's TLS settings: TLS 1.2 at least, and for TLS 1.2 only ECDHE key
@@ -185,21 +187,26 @@ func writePEM(keyFile, certFile string, der []byte, key *ecdsa.PrivateKey) error
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), true); err != nil {
 		return err
 	}
-	return writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), false)
 }
 
 // writeFileAtomic writes data to a temporary file and renames it over path, so a crash never
 // leaves half a key.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+func writeFileAtomic(path string, data []byte, secret bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
+	if secret {
+		err = secretfile.Restrict(tmp) // 0600 on Unix, the user alone on Windows
+	} else {
+		err = tmp.Chmod(0o644)
+	}
+	if err != nil {
 		tmp.Close()
 		return err
 	}

@@ -2,8 +2,10 @@
 // styles that degrade to plain text, tables, JSON/NDJSON/CSV writers, live lines and progress bars.
 //
 // Data goes to Out; everything meant for a person (progress, warnings, prompts) goes to ErrOut.
-// Colour and live updates are used only when the stream is a terminal and neither NO_COLOR nor
-// --no-color asked otherwise, so piped output stays plain and stable.
+// Colour and live updates are used only when the stream is a terminal that interprets escape
+// sequences (on Windows, once virtual-terminal processing is on) and neither NO_COLOR nor
+// --no-color asked otherwise, so piped output stays plain and stable. On a Windows console
+// whose code page is not UTF-8, glyphs are replaced by ASCII (see Glyphs).
 package ui
 
 import (
@@ -11,6 +13,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"runtime"
 
 	"golang.org/x/term"
 )
@@ -22,22 +25,32 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	inTTY, outTTY, errTTY bool
-	colorDisabled         bool
-	width                 int
-	inReader              *bufio.Reader // reads In line by line for prompts
-	getenv                func(string) string
+	// outNoANSI and errNoANSI mark a terminal that prints escape sequences as text (a Windows
+	// console where virtual-terminal processing could not be turned on).
+	outNoANSI, errNoANSI bool
+	colorDisabled        bool
+	width                int
+	outFile              *os.File      // the file behind Out, to ask the terminal's width
+	inReader             *bufio.Reader // reads In line by line for prompts
+	getenv               func(string) string
 }
 
 // System returns the process's real streams, detecting terminals and the NO_COLOR convention.
+// On Windows it turns on the consoles' virtual-terminal processing and, on a console whose
+// code page is not UTF-8, replaces glyphs by ASCII.
 func System() *IOStreams {
+	out, errOut := inspectConsole(os.Stdout), inspectConsole(os.Stderr)
 	s := &IOStreams{
-		In:     os.Stdin,
-		Out:    os.Stdout,
-		ErrOut: os.Stderr,
-		inTTY:  isTerminal(os.Stdin),
-		outTTY: isTerminal(os.Stdout),
-		errTTY: isTerminal(os.Stderr),
-		getenv: os.Getenv,
+		In:        os.Stdin,
+		Out:       withGlyphs(os.Stdout, chooseGlyphs(runtime.GOOS, out)),
+		ErrOut:    withGlyphs(os.Stderr, chooseGlyphs(runtime.GOOS, errOut)),
+		inTTY:     isTerminal(os.Stdin),
+		outTTY:    out.console,
+		errTTY:    errOut.console,
+		outNoANSI: out.console && !out.ansi,
+		errNoANSI: errOut.console && !errOut.ansi,
+		outFile:   os.Stdout,
+		getenv:    os.Getenv,
 	}
 	// https://no-color.org: any non-empty value disables colour; a dumb terminal cannot show it.
 	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
@@ -54,6 +67,14 @@ func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
+// withGlyphs returns w as it must be written to for the glyph set g.
+func withGlyphs(w io.Writer, g Glyphs) io.Writer {
+	if g == UnicodeGlyphs {
+		return w
+	}
+	return &glyphWriter{w: w, glyphs: g}
+}
+
 // IsStdinTTY reports whether standard input is a terminal.
 func (s *IOStreams) IsStdinTTY() bool { return s.inTTY }
 
@@ -66,14 +87,25 @@ func (s *IOStreams) IsStderrTTY() bool { return s.errTTY }
 // SetTTY overrides terminal detection; tests use it to exercise the interactive paths.
 func (s *IOStreams) SetTTY(in, out, errOut bool) { s.inTTY, s.outTTY, s.errTTY = in, out, errOut }
 
+// SetNoANSI marks the output terminals as printing escape sequences as text, as a Windows
+// console without virtual-terminal processing does; tests use it.
+func (s *IOStreams) SetNoANSI(out, errOut bool) { s.outNoANSI, s.errNoANSI = out, errOut }
+
+// CanRedrawOut reports whether Out is a terminal that can be redrawn in place (live lines):
+// a terminal that interprets cursor movements.
+func (s *IOStreams) CanRedrawOut() bool { return s.outTTY && !s.outNoANSI }
+
+// CanRedrawErr reports whether ErrOut can be redrawn in place (progress bars, live lines).
+func (s *IOStreams) CanRedrawErr() bool { return s.errTTY && !s.errNoANSI }
+
 // DisableColor turns colour off for both output streams (--no-color).
 func (s *IOStreams) DisableColor() { s.colorDisabled = true }
 
 // ColorEnabled reports whether Out may carry colour.
-func (s *IOStreams) ColorEnabled() bool { return s.outTTY && !s.colorDisabled }
+func (s *IOStreams) ColorEnabled() bool { return s.CanRedrawOut() && !s.colorDisabled }
 
 // ErrColorEnabled reports whether ErrOut may carry colour.
-func (s *IOStreams) ErrColorEnabled() bool { return s.errTTY && !s.colorDisabled }
+func (s *IOStreams) ErrColorEnabled() bool { return s.CanRedrawErr() && !s.colorDisabled }
 
 // CanPrompt reports whether the user can be asked a question interactively.
 func (s *IOStreams) CanPrompt() bool { return s.inTTY && s.errTTY }
@@ -83,7 +115,11 @@ func (s *IOStreams) TerminalWidth() int {
 	if s.width > 0 {
 		return s.width
 	}
-	if f, ok := s.Out.(*os.File); ok && s.outTTY {
+	f, ok := s.Out.(*os.File)
+	if !ok {
+		f = s.outFile
+	}
+	if f != nil && s.outTTY {
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
 			return w
 		}

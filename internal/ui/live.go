@@ -126,8 +126,10 @@ func (l *LiveLines) redraw() {
 		if line.running {
 			text = spinnerFrames[l.frame%len(spinnerFrames)] + " " + text
 		}
+		// Measured as it will be shown: ASCII fallbacks can be wider than their glyphs.
+		text = renderGlyphs(l.w, text)
 		if l.width > 1 {
-			text = ansi.Truncate(text, l.width-1, "…")
+			text = ansi.Truncate(text, l.width-1, renderGlyphs(l.w, "…"))
 		}
 		b.WriteString("\r\x1b[2K")
 		b.WriteString(text)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // ErrNoTerminal is returned when a question needs a terminal and there is none.
@@ -53,7 +55,9 @@ func (s *IOStreams) Confirm(question string) (bool, error) {
 }
 
 // ReadSecretLine reads one line from standard input (--password-stdin, --with-token): the
-// secret never appears in the process list or the shell history.
+// secret never appears in the process list or the shell history. What files and shells add
+// around it (a byte-order mark, CRLF, surrounding spaces) is dropped, as for every secret file
+// (secretfile.Text).
 func (s *IOStreams) ReadSecretLine() (string, error) {
 	line, err := s.readLine()
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
@@ -62,7 +66,11 @@ func (s *IOStreams) ReadSecretLine() (string, error) {
 		}
 		return "", err
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	secret := secretfile.Text([]byte(line))
+	if secret == "" {
+		return "", errors.New("standard input holds nothing but blanks")
+	}
+	return secret, nil
 }
 
 func (s *IOStreams) readLine() (string, error) {

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smart-impulse/smartx/internal/fsperm"
 	"github.com/smart-impulse/smartx/internal/preflight"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 )
 
 // Bounds of a store with no bounds of its own: a run is 5 to 20 KB.
@@ -133,7 +133,7 @@ func (s Store) Save(r preflight.Report) (Entry, error) {
 		return Entry{}, fmt.Errorf("keep the run: its document is %d bytes, more than the %d kept per run", len(data), MaxRunBytes)
 	}
 	// The runs say much of a site's network: owner-only, as the configuration beside them.
-	if _, err := fsperm.PrivateDir(s.Dir); err != nil {
+	if _, err := secretfile.PrivateDir(s.Dir); err != nil {
 		return Entry{}, fmt.Errorf("keep the run: %w", err)
 	}
 	ids, _, err := s.ids()

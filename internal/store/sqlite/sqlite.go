@@ -38,7 +38,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/smart-impulse/smartx/internal/fsperm"
+	"github.com/smart-impulse/smartx/internal/secretfile"
 	"github.com/smart-impulse/smartx/internal/store"
 )
 
@@ -250,7 +250,7 @@ func createPrivate(path string) error {
 	}
 	f.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-epoch"} {
-		if err := fsperm.RestrictFile(p); err != nil {
+		if err := secretfile.RestrictPath(p); err != nil {
 			return fmt.Errorf("open database %s: %w", path, err)
 		}
 	}

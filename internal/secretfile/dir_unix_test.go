@@ -1,6 +1,6 @@
 //go:build !windows
 
-package fsperm
+package secretfile
 
 import (
 	"os"
@@ -29,11 +29,10 @@ func TestOwnerOnlyWhateverTheUmask(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := os.Stat(file)
-	if !ReadableByOthers(fi) {
-		t.Fatal("a 0644 file is not reported readable by others")
+	if open, err := Exposed(file); err != nil || !open {
+		t.Fatalf("Exposed(0644 file) = %v, %v", open, err)
 	}
-	if err := RestrictFile(file); err != nil {
+	if err := RestrictPath(file); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]os.FileMode{fresh: 0o700, open: 0o700, file: 0o600} {
@@ -45,7 +44,7 @@ func TestOwnerOnlyWhateverTheUmask(t *testing.T) {
 			t.Errorf("%s has mode %04o, want %04o", path, got, want)
 		}
 	}
-	if err := RestrictFile(filepath.Join(base, "missing")); err != nil {
+	if err := RestrictPath(filepath.Join(base, "missing")); err != nil {
 		t.Fatalf("a missing file: %v", err)
 	}
 	if _, err := PrivateDir(file); err == nil {
