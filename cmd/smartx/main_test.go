@@ -29,12 +29,14 @@ import (
 	"github.com/smart-impulse/smartx/internal/device"
 	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 	"github.com/smart-impulse/smartx/internal/readings"
+	"github.com/smart-impulse/smartx/internal/store/postgres/pgtest"
 )
 
 // TestMain lets the scripts run `smartx` as a real process: testscript re-executes this test
 // binary as the smartx command.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	// The scripts on PostgreSQL share one throwaway cluster, stopped once they have run.
+	testscript.Main(pgtest.Wrap(m), map[string]func(){
 		"smartx":   func() { os.Exit(commands.Execute()) },
 		"mailcode": func() { os.Exit(mailCodeMain()) },
 		"totpcode": func() { os.Exit(totpCodeMain()) },
@@ -69,6 +71,8 @@ func TestScripts(t *testing.T) {
 			"mkbundle":      mkBundle,
 			"netns-segment": netnsSegment,
 			"duringwatch":   duringWatch,
+			"pgdatabase":    pgDatabase,
+			"gencert":       genCert,
 		},
 		Condition: scriptCondition,
 	})

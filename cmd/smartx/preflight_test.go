@@ -20,14 +20,18 @@ import (
 	"github.com/smart-impulse/smartx/internal/api"
 	"github.com/smart-impulse/smartx/internal/device"
 	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
+	"github.com/smart-impulse/smartx/internal/store/postgres/pgtest"
 )
 
 // scriptCondition answers the scripts' own conditions: [netns] is true where this test may
-// create network namespaces (root, with ip netns).
+// create network namespaces (root, with ip netns); [postgres] where PostgreSQL's binaries are
+// installed (an error instead of false under SMARTX_REQUIRE_POSTGRES=1, as in CI).
 func scriptCondition(cond string) (bool, error) {
 	switch cond {
 	case "netns":
 		return netnsAllowed(), nil
+	case "postgres":
+		return pgtest.Available("cmd/smartx")
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -28,6 +28,8 @@ type deviceProvisionOptions struct {
 	ntpServer    string
 	out          string
 	dryRun       bool
+	// fallbackServers are other addresses of the platform the device tries in order.
+	fallbackServers []string
 }
 
 func newDeviceProvisionCmd(f *Factory) *cobra.Command {
@@ -64,6 +66,7 @@ DNS servers, a proxy URL with a port. --dry-run stops after the checks.`,
 	fs.StringVar(&o.ntpServer, "ntp-server", "", "time server, if not the default")
 	fs.StringVar(&o.out, "out", "", "where to write the provisioning bundle (required)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "check the settings, register nothing")
+	addFallbackServerFlag(fs, &o.fallbackServers)
 	return cmd
 }
 
@@ -169,6 +172,9 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 	if err := checkBundlePath(o.out); err != nil {
 		return err
 	}
+	if err := checkFallbackServers(o.fallbackServers); err != nil {
+		return err
+	}
 	c, target, err := f.apiClient(false)
 	if err != nil {
 		return err
@@ -192,7 +198,7 @@ func runDeviceProvision(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *d
 	}
 	bundle := &device.Bundle{
 		Version: device.BundleVersion, DeviceID: prov.Device.ID, Serial: prov.Device.Serial,
-		SiteID: site.ID, SiteName: site.Name, ServerURL: c.Server(), CACertificates: caPEM,
+		SiteID: site.ID, SiteName: site.Name, ServerURL: c.Server(), FallbackServerURLs: o.fallbackServers, CACertificates: caPEM,
 		UploadCredential: prov.Credential, DeviceKey: prov.Key.Key, KeyID: prov.Key.KeyID,
 		Network: network, CreatedAt: f.Now().UTC(),
 	}

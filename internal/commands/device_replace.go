@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/smart-impulse/smartx/internal/aescodec"
 	"github.com/smart-impulse/smartx/internal/api"
@@ -17,8 +18,9 @@ import (
 )
 
 type deviceReplaceOptions struct {
-	serial string
-	out    string
+	serial          string
+	out             string
+	fallbackServers []string
 }
 
 func newDeviceReplaceCmd(f *Factory) *cobra.Command {
@@ -39,6 +41,7 @@ number its files after the old one's last, so the history goes on without a conf
 	}
 	cmd.Flags().StringVar(&o.serial, "serial", "", "the serial of the new unit (required)")
 	cmd.Flags().StringVar(&o.out, "out", "", "where to write the new unit's provisioning bundle (required)")
+	addFallbackServerFlag(cmd.Flags(), &o.fallbackServers)
 	return cmd
 }
 
@@ -54,6 +57,9 @@ func runDeviceReplace(ctx context.Context, f *Factory, o *deviceReplaceOptions, 
 		return usageErrorf("--serial: %w", err)
 	}
 	if err := checkBundlePath(o.out); err != nil {
+		return err
+	}
+	if err := checkFallbackServers(o.fallbackServers); err != nil {
 		return err
 	}
 	c, target, err := f.apiClient(false)
@@ -82,7 +88,7 @@ func runDeviceReplace(ctx context.Context, f *Factory, o *deviceReplaceOptions, 
 	}
 	bundle := &device.Bundle{
 		Version: device.BundleVersion, DeviceID: prov.Device.ID, Serial: prov.Device.Serial,
-		SiteID: site.ID, SiteName: site.Name, ServerURL: c.Server(), CACertificates: caPEM,
+		SiteID: site.ID, SiteName: site.Name, ServerURL: c.Server(), FallbackServerURLs: o.fallbackServers, CACertificates: caPEM,
 		UploadCredential: prov.Credential, DeviceKey: prov.Key.Key, KeyID: prov.Key.KeyID,
 		Network: network, CreatedAt: f.Now().UTC(), FirstSequence: prov.FirstSequence,
 	}
@@ -102,6 +108,24 @@ func runDeviceReplace(ctx context.Context, f *Factory, o *deviceReplaceOptions, 
 	fmt.Fprintf(f.IO.ErrOut, "%s %s replaces %s as %s at %q (key id %d; its files start at sequence %d)\n", es.OK("✓"),
 		prov.Device.Serial, old.Serial, prov.Device.ID, site.Name, prov.Key.KeyID, prov.FirstSequence)
 	fmt.Fprintf(f.IO.ErrOut, "%s provisioning bundle written to %s; the old unit's credential no longer works\n", es.OK("✓"), o.out)
+	return nil
+}
+
+// addFallbackServerFlag adds --fallback-server to a command that writes a bundle.
+func addFallbackServerFlag(fs *pflag.FlagSet, urls *[]string) {
+	fs.StringArrayVar(urls, "fallback-server", nil, "another https URL of the platform (a replica, another load balancer) the device tries, in order, when the server cannot be reached (repeatable)")
+}
+
+// checkFallbackServers checks --fallback-server before anything is registered.
+func checkFallbackServers(urls []string) error {
+	if len(urls) > device.MaxFallbackServers {
+		return usageErrorf("--fallback-server: %d addresses, a bundle holds at most %d", len(urls), device.MaxFallbackServers)
+	}
+	for _, u := range urls {
+		if err := device.CheckServerURL(u); err != nil {
+			return usageErrorf("--fallback-server %s: %v", u, err)
+		}
+	}
 	return nil
 }
 

@@ -78,6 +78,7 @@ type serverRunFlags struct {
 	smtpCAFile     string
 	rateLimitIP    float64
 	rateLimitToken float64
+	replicas       int
 }
 
 func newServerCmd(f *Factory) *cobra.Command {
@@ -134,6 +135,7 @@ owner and an admin token, all printed once it is listening. Its e-mails are writ
 	fl.StringVar(&opts.smtpCAFile, "smtp-ca-file", "", "PEM file of extra authorities for the mail server's certificate")
 	fl.Float64Var(&opts.rateLimitIP, "rate-limit-ip", float64(server.DefaultAPILimits.PerIP), "API requests per second per source address (bursts of twice as many; 0: no limit)")
 	fl.Float64Var(&opts.rateLimitToken, "rate-limit-token", float64(server.DefaultAPILimits.PerToken), "API requests per second per token or device (bursts of twice as many; 0: no limit)")
+	fl.IntVar(&opts.replicas, "replicas", 1, "servers sharing the database behind one address: each enforces this share of every rate limit, API and login")
 
 	cmd.AddCommand(
 		newServerAccountCmd(f, &opts.serverDataFlags),
@@ -153,6 +155,9 @@ func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
 	}
 	if opts.rateLimitIP < 0 || opts.rateLimitToken < 0 {
 		return usageErrorf("--rate-limit-ip and --rate-limit-token are requests per second: 0 or more")
+	}
+	if opts.replicas < 1 {
+		return usageErrorf("--replicas is the number of servers sharing the database: 1 or more")
 	}
 	smtpURL := opts.smtpURL
 	if smtpURL == "" {
@@ -175,6 +180,7 @@ func runServer(ctx context.Context, f *Factory, opts *serverRunFlags) error {
 		SMTPURL:      smtpURL,
 		SMTPPassword: f.Getenv("SMARTX_SMTP_PASSWORD"),
 		SMTPCAFile:   opts.smtpCAFile,
+		Replicas:     opts.replicas,
 		Server: server.Config{APILimits: &server.APILimits{
 			PerIP: rate.Limit(opts.rateLimitIP), BurstIP: burst(opts.rateLimitIP),
 			PerToken: rate.Limit(opts.rateLimitToken), BurstToken: burst(opts.rateLimitToken)}},

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ type Bundle struct {
 	SiteName string `json:"site_name"`
 	// ServerURL is the platform's base URL, https only (e.g. https://platform.example).
 	ServerURL string `json:"server_url"`
+	// FallbackServerURLs are other addresses of the same platform (replicas, another load
+	// balancer), tried in order when the one in use cannot be reached; empty for most devices.
+	FallbackServerURLs []string `json:"fallback_server_urls,omitempty"`
 	// CACertificates are the PEM certificates of the authority that signs the server's
 	// certificate; the device trusts only them. Empty when the server uses a public CA (the
 	// system roots are then trusted).
@@ -126,8 +130,18 @@ func (b *Bundle) Validate() error {
 	if strings.TrimSpace(b.SiteName) == "" || len(b.SiteName) > maxSiteNameLen || strings.ContainsFunc(b.SiteName, isControl) {
 		bad("site_name", "must be 1 to %d printable characters", maxSiteNameLen)
 	}
-	if err := checkServerURL(b.ServerURL); err != nil {
+	if err := CheckServerURL(b.ServerURL); err != nil {
 		bad("server_url", "%v", err)
+	}
+	if len(b.FallbackServerURLs) > MaxFallbackServers {
+		bad("fallback_server_urls", "%d addresses, at most %d", len(b.FallbackServerURLs), MaxFallbackServers)
+	}
+	for i, u := range b.FallbackServerURLs {
+		if err := CheckServerURL(u); err != nil {
+			bad("fallback_server_urls", "%d: %v", i+1, err)
+		} else if slices.Contains(b.Servers()[:i+1], u) {
+			bad("fallback_server_urls", "%d: %s is already in the bundle", i+1, u)
+		}
 	}
 	if b.CACertificates != "" {
 		if _, err := parseCACertificates(b.CACertificates); err != nil {
@@ -165,6 +179,15 @@ func versionError(v int) error {
 		return fmt.Errorf("%w %d (this smartx reads version %d): upgrade smartx", ErrUnsupportedBundleVersion, v, BundleVersion)
 	}
 	return &BundleFieldError{Field: "bundle_version", Problem: fmt.Sprintf("%d is not a version smartx ever wrote", v)}
+}
+
+// MaxFallbackServers bounds Bundle.FallbackServerURLs.
+const MaxFallbackServers = 8
+
+// Servers returns the platform's addresses in the order a device tries them: ServerURL, then
+// the fallbacks.
+func (b *Bundle) Servers() []string {
+	return append([]string{b.ServerURL}, b.FallbackServerURLs...)
 }
 
 // Key returns the decoded device key.
@@ -333,8 +356,8 @@ func (k bundleKeys) DeviceKey(serial string, keyID uint32) ([]byte, error) {
 	return key, nil
 }
 
-// checkServerURL accepts an https URL with a host and nothing but an optional path prefix.
-func checkServerURL(s string) error {
+// CheckServerURL accepts an https URL with a host and nothing but an optional path prefix.
+func CheckServerURL(s string) error {
 	if s == "" {
 		return errors.New("missing: provision the device again")
 	}

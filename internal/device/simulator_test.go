@@ -825,3 +825,77 @@ func TestUploadsGoThroughTheBundleProxy(t *testing.T) {
 		t.Errorf("%d tunnels, %d refusals: the uploads did not go through the proxy", proxy.tunnels.Load(), proxy.refused.Load())
 	}
 }
+
+// A bundle with fallback servers: when the server in use cannot be reached, or answers that it
+// cannot serve, the device goes on with the next at once, without a backoff, and stays there.
+func TestFallbackServers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more: connections are refused
+
+	for _, tt := range []struct {
+		name    string
+		primary func(t *testing.T, ca testCA, clock Clock) string
+		want    error
+	}{
+		{"primary unreachable", func(*testing.T, testCA, Clock) string { return closed }, ErrServerUnreachable},
+		{"primary answers 503", func(t *testing.T, ca testCA, clock Clock) string {
+			down := newFakePlatform(t, ca, clock)
+			down.faultFor = func(uint64, int) *fault { return &fault{status: http.StatusServiceUnavailable, code: "internal"} }
+			return down.srv.URL
+		}, ErrServerBusy},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFastClock()
+			ca := newTestCA(t, "platform CA")
+			p := newFakePlatform(t, ca, clock)
+			b := *p.bundle
+			b.ServerURL, b.FallbackServerURLs = tt.primary(t, ca, clock), []string{p.srv.URL}
+			if err := b.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := newSimulation(t, p, t.TempDir(), clock, func(c *Config) { c.Duration = 3 * time.Hour; c.Bundle = &b })
+			if err := s.run(t); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := p.sequences(); !slices.Equal(got, seqRange(1, 3)) {
+				t.Fatalf("the fallback stored %v, want 1-3", got)
+			}
+			failed := s.events.of(EventUploadFailed)
+			if len(failed) != 1 || !errors.Is(failed[0].Err, tt.want) || failed[0].Wait != 0 || !strings.HasSuffix(failed[0].Message, "; trying "+p.srv.URL) {
+				t.Errorf("upload failed events %+v, want one, moving on to %s without a wait", failed, p.srv.URL)
+			}
+			connected := s.events.of(EventConnected)
+			if len(connected) == 0 || connected[0].Message != "connected to "+p.srv.URL {
+				t.Errorf("connected events %+v, want the fallback's", connected)
+			}
+		})
+	}
+}
+
+func TestBundleFallbackServersAreChecked(t *testing.T) {
+	b := testBundle("https://platform.example", "")
+	for _, tt := range []struct {
+		urls []string
+		want string
+	}{
+		{[]string{"http://replica.example"}, "fallback_server_urls: 1: "},
+		{[]string{"https://replica.example", "https://platform.example"}, "fallback_server_urls: 2: https://platform.example is already in the bundle"},
+		{slices.Repeat([]string{"https://r.example"}, MaxFallbackServers+1), "at most 8"},
+	} {
+		b.FallbackServerURLs = tt.urls
+		if err := b.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("fallbacks %v: %v, want %q", tt.urls, err, tt.want)
+		}
+	}
+	b.FallbackServerURLs = []string{"https://replica-a.example", "https://replica-b.example:8443/smartx"}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Servers(); !slices.Equal(got, []string{"https://platform.example", "https://replica-a.example", "https://replica-b.example:8443/smartx"}) {
+		t.Errorf("Servers() = %v", got)
+	}
+}

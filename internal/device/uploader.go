@@ -65,6 +65,9 @@ type outcome struct {
 	err        error
 	retryAfter time.Duration
 	ack        api.IngestResponse
+	// unreachable marks a retry because the server in use could not be reached or answered
+	// that it cannot serve (502, 503, 504): another of the bundle's servers may.
+	unreachable bool
 }
 
 // uploader sends spooled files and loss reports, oldest first, one at a time.
@@ -73,9 +76,13 @@ type uploader struct {
 	sp        *spool
 	client    *http.Client
 	transport *http.Transport
-	ingestURL string
-	lossesURL string
 	userAgent string
+	// servers are the platform's base URLs in the bundle's order; current is the one in use,
+	// and failovers counts the servers given up since the last answer, so that a full round
+	// of unreachable servers ends in a backoff rather than a busy loop.
+	servers   []string
+	current   int
+	failovers int
 
 	wake     chan struct{} // a file or a loss record is ready
 	linkUp   chan struct{} // a simulated outage ended
@@ -102,7 +109,10 @@ func newUploader(s *Simulator, sp *spool) (*uploader, error) {
 		rt = s.cfg.Transport(transport)
 	}
 	rt = &outageTransport{next: rt, s: s}
-	base := strings.TrimSuffix(b.ServerURL, "/")
+	var servers []string
+	for _, u := range b.Servers() {
+		servers = append(servers, strings.TrimSuffix(u, "/"))
+	}
 	return &uploader{
 		s: s, sp: sp, transport: transport,
 		client: &http.Client{
@@ -110,8 +120,7 @@ func newUploader(s *Simulator, sp *spool) (*uploader, error) {
 			// A redirect would resend the credential elsewhere: the device never follows one.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		ingestURL: base + api.PathIngest,
-		lossesURL: base + api.PathIngestLosses,
+		servers:   servers,
 		userAgent: fmt.Sprintf("SmartX/%s (device %s; %s; simulated)", buildinfo.Version(), b.Serial, b.DeviceID),
 		wake:      make(chan struct{}, 1),
 		linkUp:    make(chan struct{}, 1),
@@ -150,6 +159,24 @@ func NewTransport(b *Bundle) (*http.Transport, error) {
 }
 
 func (u *uploader) close() { u.transport.CloseIdleConnections() }
+
+// server is the base URL of the server in use.
+func (u *uploader) server() string { return u.servers[u.current] }
+
+// failover moves to the bundle's next server after the one in use could not be reached, and
+// reports whether that server is still to be tried in this round.
+func (u *uploader) failover() bool {
+	if len(u.servers) < 2 {
+		return false
+	}
+	u.current = (u.current + 1) % len(u.servers)
+	u.failovers++
+	if u.failovers < len(u.servers) {
+		return true
+	}
+	u.failovers = 0 // every server failed: back off, then start a new round
+	return false
+}
 
 func (u *uploader) fileReady() { signal(u.wake) }
 func (u *uploader) linkIsUp()  { signal(u.linkUp) }
@@ -198,6 +225,9 @@ func (u *uploader) handle(ctx context.Context, o outcome, f spoolFile, losses bo
 	if !losses && o.kind != outcomeAck && o.kind != outcomeReject {
 		u.sp.release()
 	}
+	if o.kind != outcomeRetry || !o.unreachable {
+		u.failovers = 0 // a server answered
+	}
 	switch o.kind {
 	case outcomeAck:
 		u.failures = 0
@@ -243,6 +273,14 @@ func (u *uploader) handle(ctx context.Context, o outcome, f spoolFile, losses bo
 		u.s.emit(Event{Kind: EventUploadFailed, Err: o.err, Wait: wait, Message: fmt.Sprintf("%s; loss report retried in %v", errtext.Of(o.err), wait)})
 		return true
 	default: // outcomeRetry
+		if o.unreachable {
+			if u.failover() {
+				u.setConnected(false, o.err)
+				u.s.emit(Event{Kind: EventUploadFailed, Sequence: f.Sequence, Err: o.err,
+					Message: fmt.Sprintf("%s; trying %s", errtext.Of(o.err), u.server())})
+				return false
+			}
+		}
 		u.failures++
 		wait := u.backoff(u.failures, o.retryAfter)
 		u.setConnected(false, o.err)
@@ -319,7 +357,7 @@ func (u *uploader) setConnected(connected bool, err error) {
 		return
 	}
 	if connected {
-		u.s.emit(Event{Kind: EventConnected, Message: "connected to " + u.s.cfg.Bundle.ServerURL})
+		u.s.emit(Event{Kind: EventConnected, Message: "connected to " + u.server()})
 	} else {
 		u.s.emit(Event{Kind: EventDisconnected, Err: err, Message: fmt.Sprintf("disconnected: %v", err)})
 	}
@@ -342,7 +380,7 @@ func (u *uploader) upload(ctx context.Context, f spoolFile) outcome {
 	if err != nil {
 		return outcome{kind: outcomeRetry, err: fmt.Errorf("read spooled file %s: %w", f.Name, err)}
 	}
-	resp, body, o := u.post(ctx, u.ingestURL, "application/octet-stream", data, fmt.Sprintf("file %d", f.Sequence))
+	resp, body, o := u.post(ctx, u.server()+api.PathIngest, "application/octet-stream", data, fmt.Sprintf("file %d", f.Sequence))
 	if resp == nil {
 		return o
 	}
@@ -381,7 +419,7 @@ func (u *uploader) reportLosses(ctx context.Context) outcome {
 		u.sp.lossesSent(0, false)
 		return outcome{kind: outcomeRetry, err: fmt.Errorf("encode loss report: %w", err)}
 	}
-	resp, body, o := u.post(ctx, u.lossesURL, api.JSONContentType, data, "loss report")
+	resp, body, o := u.post(ctx, u.server()+api.PathIngestLosses, api.JSONContentType, data, "loss report")
 	if resp == nil {
 		u.sp.lossesSent(0, false)
 		return o
@@ -409,7 +447,8 @@ func (u *uploader) failure(resp *http.Response, body []byte, what string) outcom
 		return outcome{kind: outcomeRefused, err: fmt.Errorf("%w: the platform answered %s: the credential was revoked or the device decommissioned; provision the device again", ErrCredentialRefused, describeAnswer(resp, body))}
 	}
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), u.s.clock.Now())
-	return outcome{kind: outcomeRetry, retryAfter: retryAfter, err: fmt.Errorf("%w: %s: %s", ErrServerBusy, what, describeAnswer(resp, body))}
+	unavailable := resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout
+	return outcome{kind: outcomeRetry, retryAfter: retryAfter, unreachable: unavailable, err: fmt.Errorf("%w: %s: %s", ErrServerBusy, what, describeAnswer(resp, body))}
 }
 
 // post sends one request with the device's credentials. It returns the response and its body
@@ -433,7 +472,7 @@ func (u *uploader) post(ctx context.Context, target, contentType string, data []
 		case errors.Is(err, ErrNetworkDown):
 			return nil, nil, outcome{kind: outcomeLinkDown}
 		}
-		return nil, nil, outcome{kind: outcomeRetry, err: fmt.Errorf("%s: %w", what, u.describeTransportError(err))}
+		return nil, nil, outcome{kind: outcomeRetry, unreachable: true, err: fmt.Errorf("%s: %w", what, u.describeTransportError(err))}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize))
 	resp.Body.Close()
@@ -441,14 +480,14 @@ func (u *uploader) post(ctx context.Context, target, contentType string, data []
 		if ctx.Err() != nil {
 			return nil, nil, outcome{kind: outcomeCanceled}
 		}
-		return nil, nil, outcome{kind: outcomeRetry, err: fmt.Errorf("%w: %s: reading the answer: %v", ErrServerUnreachable, what, err)}
+		return nil, nil, outcome{kind: outcomeRetry, unreachable: true, err: fmt.Errorf("%w: %s: reading the answer: %v", ErrServerUnreachable, what, err)}
 	}
 	return resp, body, outcome{}
 }
 
 // describeTransportError turns a failed request into a message that says what to check.
 func (u *uploader) describeTransportError(err error) error {
-	host := u.s.cfg.Bundle.ServerURL
+	host := u.server()
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError

@@ -45,6 +45,32 @@ type APILimits struct {
 // 1000 per token or device (bursts of 2000). Load tests lift them (--rate-limit-ip 0).
 var DefaultAPILimits = APILimits{PerIP: 2000, BurstIP: 4000, PerToken: 1000, BurstToken: 2000}
 
+// Share returns the part of l one of n replicas enforces, so that n replicas behind one
+// address hold l together; a burst keeps at least one request.
+func (l LoginLimits) Share(n int) LoginLimits {
+	if n > 1 {
+		l.PerIP, l.BurstIP = shareLimit(l.PerIP, l.BurstIP, n)
+		l.PerUser, l.BurstUser = shareLimit(l.PerUser, l.BurstUser, n)
+	}
+	return l
+}
+
+// Share returns the part of l one of n replicas enforces, as LoginLimits.Share does.
+func (l APILimits) Share(n int) APILimits {
+	if n > 1 {
+		l.PerIP, l.BurstIP = shareLimit(l.PerIP, l.BurstIP, n)
+		l.PerToken, l.BurstToken = shareLimit(l.PerToken, l.BurstToken, n)
+	}
+	return l
+}
+
+func shareLimit(r rate.Limit, burst, n int) (rate.Limit, int) {
+	if r == 0 || r == rate.Inf {
+		return r, burst // no limit stays no limit
+	}
+	return r / rate.Limit(n), max(1, (burst+n-1)/n)
+}
+
 type limitKind int
 
 const (

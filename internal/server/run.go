@@ -244,8 +244,11 @@ type Options struct {
 	SMTPURL      string
 	SMTPPassword string
 	SMTPCAFile   string
-	Version      string
-	Logger       *slog.Logger
+	// Replicas is the number of servers sharing the database behind one address: each
+	// enforces 1/Replicas of every rate limit (API and login), as their buckets are in memory.
+	Replicas int
+	Version  string
+	Logger   *slog.Logger
 	// Ready is called once the server is listening, with what a client needs to reach it.
 	Ready func(Ready) error
 
@@ -294,6 +297,20 @@ func Run(ctx context.Context, o Options) (err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	o.Service.Logger, o.Server.Logger = log, log
+	if o.Replicas > 1 {
+		login := DefaultLoginLimits
+		if o.Service.LoginLimits != nil {
+			login = *o.Service.LoginLimits
+		}
+		api := DefaultAPILimits
+		if o.Server.APILimits != nil {
+			api = *o.Server.APILimits
+		}
+		login, api = login.Share(o.Replicas), api.Share(o.Replicas)
+		o.Service.LoginLimits, o.Server.APILimits = &login, &api
+		log.Info("rate limits shared between replicas", "replicas", o.Replicas,
+			"api_per_ip", float64(api.PerIP), "api_per_token", float64(api.PerToken), "logins_per_user_per_minute", float64(login.PerUser)*60)
+	}
 	dd := o.DataDir
 	dd.Create = true
 	if o.Dev && dd.Dir == "" {

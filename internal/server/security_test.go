@@ -437,3 +437,21 @@ func TestNoCustomerDataInDatabaseFiles(t *testing.T) {
 		t.Fatalf("readings: %d %.200s", resp.StatusCode, body)
 	}
 }
+
+// Replicas behind one address hold the limits together: each enforces its share.
+func TestLimitsShareBetweenReplicas(t *testing.T) {
+	api := APILimits{PerIP: 2000, BurstIP: 4000, PerToken: 0, BurstToken: 0}.Share(3)
+	if api.PerIP != rate.Limit(2000)/3 || api.BurstIP != 1334 || api.PerToken != 0 {
+		t.Errorf("API limits shared by 3: %+v", api)
+	}
+	login := DefaultLoginLimits.Share(4)
+	if login.PerUser != DefaultLoginLimits.PerUser/4 || login.BurstUser != 5 || login.BurstIP != 3 {
+		t.Errorf("login limits shared by 4: %+v", login)
+	}
+	if got := DefaultLoginLimits.Share(1); got.PerUser != DefaultLoginLimits.PerUser || got.BurstUser != DefaultLoginLimits.BurstUser {
+		t.Errorf("one replica changed the limits: %+v", got)
+	}
+	if got := (APILimits{PerIP: rate.Inf, BurstIP: 1}).Share(2); got.PerIP != rate.Inf {
+		t.Errorf("no limit became %v", got.PerIP)
+	}
+}

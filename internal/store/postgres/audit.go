@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smart-impulse/smartx/internal/store"
@@ -127,11 +128,22 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) (store.Audit
 	return page, mapErr("list audit log", rows.Err())
 }
 
-// PurgeAudit implements store.AuditStore.
+// PurgeAudit implements store.AuditStore. Every replica runs the purge on its schedule; the one
+// that finds another purging leaves the work to it (a transaction advisory lock), so the rows
+// are deleted once, not raced over.
 func (s *Store) PurgeAudit(ctx context.Context, okBefore, errBefore time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_log WHERE (status < 400 AND time < $1) OR time < $2`, okBefore, errBefore)
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(purgeLock)).Scan(&mine); err != nil || !mine {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE (status < 400 AND time < $1) OR time < $2`, okBefore, errBefore)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, mapErr("purge audit log", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
