@@ -58,7 +58,9 @@ const (
 
 // Health is the body of GET /v1/health; `smartx preflight` checks exactly this shape.
 type Health struct {
-	Status  string    `json:"status"` // always "ok" when the server answers
+	// Status is "ok", or "unavailable" (with HTTP 503) when the server cannot reach its
+	// database, so that a load balancer sends requests to another replica.
+	Status  string    `json:"status"`
 	Version string    `json:"version"`
 	Time    time.Time `json:"time"`
 }

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +17,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/smart-impulse/smartx/internal/api"
+	"github.com/smart-impulse/smartx/internal/auth"
 	"github.com/smart-impulse/smartx/internal/store"
+	"github.com/smart-impulse/smartx/internal/store/sqlite"
 )
 
 // TestRoutesMatchOpenAPI fails when a route is registered but not in docs/api/openapi.yaml, or
@@ -106,6 +111,38 @@ func TestHealth(t *testing.T) {
 	json.Unmarshal(body, &fields)
 	if len(fields) != 3 || fields["status"] != "ok" || fields["version"] != "test" || fields["time"] != "2026-05-01T12:00:00Z" {
 		t.Fatalf("health body %s", body)
+	}
+}
+
+// unreadableStore is a database the server cannot reach.
+type unreadableStore struct{ store.Store }
+
+func (unreadableStore) RevocationEpoch(context.Context) (int64, error) {
+	return 0, errors.New("connection refused")
+}
+
+// A replica that cannot reach its database says so to the load balancer's probe.
+func TestHealthWithoutDatabase(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := auth.NewKey(rand.Reader)
+	params := testPasswordParams
+	svc, err := NewService(ctx, ServiceConfig{Store: unreadableStore{st}, MasterKey: key, PasswordParams: &params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	srv, err := New(Config{Service: svc, Version: "test", AuditFlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", api.PathHealth, nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"status":"unavailable"`) {
+		t.Fatalf("health without a database: %d %s", rec.Code, rec.Body)
 	}
 }
 
