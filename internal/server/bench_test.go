@@ -50,7 +50,7 @@ func (ts *testServer) benchDevice(b *testing.B, owner person, siteID, serial str
 func BenchmarkIngest(b *testing.B) {
 	key := bytes.Repeat([]byte{7}, 32)
 	b.Run("handler", func(b *testing.B) {
-		ts := newTestServer(b)
+		ts := newTestServer(b, withAPILimits(APILimits{})) // one device at full speed: far above its rate limit
 		owner := ts.person(ts.account("Bench"), "own@example.com", api.RoleOwner)
 		site := ts.site(owner.session, "Plant", "")
 		files := benchMonth(b, "SX-BENCH", key, 2)
