@@ -31,7 +31,7 @@ func runAuthLogout(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return err
 	}
-	target, err := f.resolveTarget()
+	target, err := f.resolveTarget(false)
 	if err != nil {
 		return err
 	}

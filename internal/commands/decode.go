@@ -185,7 +185,7 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 		if err != nil {
 			return err
 		}
-		progress := ui.NewProgress(f.IO.ErrOut, f.IO.CanRedrawErr() && len(files) > 1, "decode", "files", int64(len(files)))
+		progress := f.IO.NewProgress("decode", "file", int64(len(files)))
 		var total int64
 		results, err = datafiles.Decode(ctx, files, keys, filter, exp, o.keepGoing, func(d datafiles.Decoded) {
 			total += d.Readings

@@ -40,7 +40,7 @@ func deviceState(d api.Device) string {
 }
 
 func renderDeviceTable(f *Factory, devices []api.Device) error {
-	tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "id", "serial", "site", "network", "key id", "last contact", "state")
+	tbl := f.IO.NewTable("id", "serial", "site", "network", "key id", "last contact", "state")
 	for _, d := range devices {
 		last := "never"
 		if d.LastContactAt != nil {
@@ -317,7 +317,7 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 				return ui.WriteJSON(f.IO.Out, keys)
 			}
 			if o.all {
-				tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "key id", "key", "created", "current")
+				tbl := f.IO.NewTable("key id", "key", "created", "current")
 				for _, k := range keys.Keys {
 					tbl.Row(fmt.Sprint(k.KeyID), k.Key, formatDate(k.CreatedAt), fmt.Sprint(k.Current))
 				}

@@ -148,7 +148,7 @@ func runDeviceSimulate(ctx context.Context, f *Factory, o *deviceSimulateOptions
 		cfg.Outages = append(cfg.Outages, out)
 	}
 
-	live := ui.NewLiveLines(f.IO.ErrOut, f.IO.CanRedrawErr(), f.IO.TerminalWidth())
+	live := f.IO.NewLiveLines()
 	r := &simulateRenderer{live: live, st: es, verbose: f.Global.Verbose}
 	cfg.OnEvent = r.event
 	sim, err := device.New(cfg)

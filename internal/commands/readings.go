@@ -111,7 +111,7 @@ func runReadings(ctx context.Context, f *Factory, o *readingsOptions) error {
 		return plotReadings(ctx, f, c, q, loc)
 	}
 	write := func(w io.Writer) error {
-		progress := ui.NewProgress(f.IO.ErrOut, f.IO.CanRedrawErr(), "readings", "rows", 0)
+		progress := f.IO.NewProgress("readings", "row", 0)
 		defer progress.Done()
 		passThrough := !o.wide && loc == time.UTC && (format == readings.ExportCSV || format == readings.ExportNDJSON)
 		if passThrough {

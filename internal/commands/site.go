@@ -111,7 +111,7 @@ func newSiteListCmd(f *Factory) *cobra.Command {
 				fmt.Fprintln(f.IO.ErrOut, "no sites: create one with `smartx site create --name NAME`")
 				return nil
 			}
-			tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "id", "name", "time zone", "address", "created")
+			tbl := f.IO.NewTable("id", "name", "time zone", "address", "created")
 			for _, s := range sites {
 				tbl.Row(s.ID, s.Name, s.TimeZone, s.Address, formatDate(s.CreatedAt))
 			}

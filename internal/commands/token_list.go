@@ -60,7 +60,7 @@ func runTokenList(ctx context.Context, f *Factory, o *tokenListOptions) error {
 	}
 	st := f.IO.Styles()
 	now := f.Now()
-	tbl := ui.NewTable(f.IO.Out, st, "id", "name", "scopes", "sites", "created", "expires", "last used", "status")
+	tbl := f.IO.NewTable("id", "name", "scopes", "sites", "created", "expires", "last used", "status")
 	for _, t := range toks {
 		status := tokenStatus(t, now)
 		switch status {
