@@ -135,7 +135,7 @@ func ParseServerURL(s string) (*url.URL, error) {
 		return nil, ErrNoServer
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrBadServerURL, fmt.Sprintf(format, args...))
+		return &badServerURL{msg: fmt.Sprintf(format, args...)}
 	}
 	if !strings.Contains(s, "://") {
 		return nil, bad("server %q has no scheme: use https://%s", s, strings.TrimRight(s, "/"))
@@ -162,6 +162,12 @@ func ParseServerURL(s string) (*url.URL, error) {
 	}
 	return &clean, nil
 }
+
+// badServerURL says what is wrong with a server URL; it matches ErrBadServerURL.
+type badServerURL struct{ msg string }
+
+func (e *badServerURL) Error() string        { return e.msg }
+func (e *badServerURL) Is(target error) bool { return target == ErrBadServerURL }
 
 // ErrNoServer is returned when no server URL was configured.
 var ErrNoServer = errors.New("no server configured: run `smartx auth login --server https://...`, or set SMARTX_SERVER or --server")

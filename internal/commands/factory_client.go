@@ -73,6 +73,9 @@ func (f *Factory) apiClient(anonymous bool) (*client.Client, config.Resolved, er
 	if r.Server == "" {
 		return nil, r, client.ErrNoServer
 	}
+	if _, err := client.ParseServerURL(r.Server); err != nil {
+		return nil, r, &usageError{err: fmt.Errorf("%w (from %s)", err, where(r.ServerFrom))}
+	}
 	if !anonymous && r.Token == "" && r.TokenErr != nil {
 		return nil, r, fmt.Errorf("cannot read the token of profile %q from %s (%s): run `smartx auth login` again or set SMARTX_TOKEN",
 			r.ProfileName, config.KeyringName(runtime.GOOS), errtext.Of(r.TokenErr))
@@ -99,4 +102,15 @@ func absPath(p string) string {
 		return a
 	}
 	return p
+}
+
+// where names the origin of a setting for an error message.
+func where(from string) string {
+	switch from {
+	case "flag":
+		return "--server"
+	case "env":
+		return "SMARTX_SERVER"
+	}
+	return "the profile"
 }

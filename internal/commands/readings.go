@@ -84,6 +84,16 @@ func runReadings(ctx context.Context, f *Factory, o *readingsOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.plot && o.out == "" {
+		for _, flag := range []struct{ name, value string }{{"-o", f.Global.Output}, {"--format", o.format}} {
+			if flag.value != "" {
+				return usageErrorf("--plot and %s %s cannot be used together: --plot draws charts on the terminal; add --out FILE to save the readings as well", flag.name, flag.value)
+			}
+		}
+		if o.wide {
+			return usageErrorf("--plot and --wide cannot be used together: --wide shapes exported rows; add --out FILE to save them as well")
+		}
+	}
 	loc, err := parseLocation(o.tz)
 	if err != nil {
 		return err
@@ -97,14 +107,19 @@ func runReadings(ctx context.Context, f *Factory, o *readingsOptions) error {
 		return err
 	}
 	q := client.ReadingsQuery{From: from, To: to, Channels: o.channels, Interval: interval}
+	whose := o.device
 	if o.site != "" {
 		if q.Site, err = resolveSiteID(ctx, c, o.site); err != nil {
 			return err
 		}
+		whose = fmt.Sprintf("site %q", o.site)
 	} else {
 		// The server takes an id or a serial, so a token with only readings:read names a meter
 		// by the serial on its label without the devices:read a lookup would need.
 		q.Device = o.device
+	}
+	if err := checkChannels(ctx, c, q, whose); err != nil {
+		return err
 	}
 
 	if o.plot && o.out == "" {

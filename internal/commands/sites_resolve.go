@@ -37,12 +37,13 @@ func resolveSiteIDs(ctx context.Context, c *client.Client, sites []string) ([]st
 	return ids, nil
 }
 
-// resolveDevice finds a device by id or serial.
+// resolveDevice finds a device by id or serial: the device in service with that serial, else
+// the decommissioned one (its data stays on the platform).
 func resolveDevice(ctx context.Context, c *client.Client, device string) (api.Device, error) {
 	if strings.HasPrefix(device, api.PrefixDevice) {
 		return c.Device(ctx, device)
 	}
-	devs, err := c.Devices(ctx, client.DeviceFilter{Serial: device})
+	devs, err := c.Devices(ctx, client.DeviceFilter{Serial: device, All: true})
 	if err != nil {
 		return api.Device{}, err
 	}
