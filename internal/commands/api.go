@@ -40,7 +40,8 @@ server, /v1/...; a URL of another server is refused, so your token never leaves 
 Fields: -f key=value adds a string, -F key=value a typed value: true, false, null and
 numbers as such, @FILE the content of a file (@- standard input). key[] appends to an array,
 key[sub] sets a field of an object. With GET (the default without fields) fields go to the
-query string; otherwise they form a JSON body and the method defaults to POST. --input FILE
+query string; otherwise they form a JSON body, and the method defaults to POST (but for
+--paginate, which pages GET requests). --input FILE
 (- for standard input) sends a body as it is; fields then go to the query string.
 
 --paginate follows next_cursor (the audit log, JSON pages of readings) and prints each page
@@ -48,7 +49,7 @@ as it comes. A JSON answer is indented on a terminal and printed as it is elsewh
 answer (not 2xx) is printed too, its problem detail goes to stderr and the exit status is 1.
 docs/api.md and docs/api/openapi.yaml describe every route.`,
 		Example: `  smartx api /v1/auth/whoami
-  smartx api /v1/sites -f name="Paris HQ"
+  smartx api -X GET /v1/sites -f name="Paris HQ"
   smartx api -X POST /v1/sites -f name="Lyon" -f time_zone=Europe/Paris
   smartx api -X PATCH /v1/sites/sit_4kq2 -f address="12 rue Royale"
   smartx api -X POST /v1/tokens -f name=ci -f 'scopes[]=readings:read' -F expires_at=@expiry.txt
@@ -99,7 +100,7 @@ func runAPI(ctx context.Context, f *Factory, o *apiOptions, path string) error {
 	method := strings.ToUpper(o.method)
 	if method == "" {
 		method = http.MethodGet
-		if len(params) > 0 || o.input != "" {
+		if (len(params) > 0 || o.input != "") && !o.paginate {
 			method = http.MethodPost
 		}
 	}

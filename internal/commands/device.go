@@ -240,7 +240,7 @@ func renderDeviceStatus(w interface{ Write([]byte) (int, error) }, st *ui.Styles
 	if s.LastSequence != nil {
 		row("last file", fmt.Sprintf("sequence %d", *s.LastSequence))
 	}
-	row("received", fmt.Sprintf("%d files, %d readings", s.FilesReceived, s.ReadingsReceived))
+	row("received", ui.Plural(s.FilesReceived, "file")+", "+ui.Plural(s.ReadingsReceived, "reading"))
 	if s.FirstReadingAt != nil && s.LastReadingAt != nil {
 		row("covering", fmt.Sprintf("%s → %s", formatDate(*s.FirstReadingAt), formatDate(*s.LastReadingAt)))
 	}
@@ -259,7 +259,7 @@ func renderDeviceStatus(w interface{ Write([]byte) (int, error) }, st *ui.Styles
 		}
 	}
 	if len(s.SequenceGaps) > 0 {
-		fmt.Fprintf(&b, "  %s %d file(s) never received:\n", st.Warn("missing"), s.MissingFiles)
+		fmt.Fprintf(&b, "  %s %s never received:\n", st.Warn("missing"), ui.Plural(s.MissingFiles, "file"))
 		for _, g := range s.SequenceGaps {
 			period := ""
 			if g.From != nil && g.To != nil {
@@ -353,7 +353,7 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 					return err
 				}
 			}
-			return fmt.Errorf("%s has no key id %d (it has %d keys: --all lists them)", keys.Serial, o.keyID, len(keys.Keys))
+			return fmt.Errorf("%s has no key id %d (it has %s: --all lists them)", keys.Serial, o.keyID, ui.Plural(len(keys.Keys), "key"))
 		},
 	}
 	cmd.Flags().Uint32Var(&o.keyID, "key-id", 0, "an older key id (default: the current key)")

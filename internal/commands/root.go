@@ -147,6 +147,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newAuditCmd(f),
 		newAPICmd(f),
 	)
+	registerCompletions(root, f)
 	return root
 }
 
