@@ -74,7 +74,7 @@ Formats: a table, -o json (an array), -o ndjson (one entry a line) or -o csv.`,
 	fs.StringVar(&o.user, "user", "", `only this user's requests: a user id (usr_...) or "me"`)
 	fs.StringVar(&o.device, "device", "", "only this device's requests (serial or id)")
 	fs.StringVar(&o.status, "status", "", "only this status (404) or class (4xx)")
-	fs.IntVar(&o.limit, "limit", auditDefaultLimit, "at most this many entries (0: no limit; with --follow, the backlog, default 10)")
+	fs.IntVar(&o.limit, "limit", auditDefaultLimit, "at most this many entries, 0 for all (with --follow: the backlog, 10 unless given)")
 	fs.BoolVarP(&o.follow, "follow", "f", false, "print new entries as they are logged, until Ctrl-C")
 	fs.DurationVar(&o.interval, "interval", auditDefaultPollEvery, "with --follow, how often to ask the platform")
 	return cmd

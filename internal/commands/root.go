@@ -187,6 +187,9 @@ func didYouMean(suggestions []string) string {
 	return ": did you mean " + quoteList(suggestions) + "?"
 }
 
+// groupAnnotation marks a command that only groups others (its help is its output).
+const groupAnnotation = "smartx:group"
+
 // guardParents makes every command that only groups others (device, site, token...) refuse an
 // unknown subcommand with a suggestion, instead of printing its help and exiting 0; alone, it
 // still prints its help.
@@ -199,6 +202,10 @@ func guardParents(cmd *cobra.Command) {
 	}
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.SuggestionsMinimumDistance = 2
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[groupAnnotation] = "true"
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return cmd.Help()
