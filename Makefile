@@ -59,13 +59,11 @@ fuzz:
 	  done; \
 	done
 
-dist:
-	@set -e; for p in $(PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  out=dist/smartx_$(VERSION)_$${os}_$${arch}$$ext; \
-	  echo "build $$out"; \
-	  GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/smartx; \
-	done
+# Per platform: an archive (tar.gz; zip for Windows) of the binary, README, licences and man
+# pages, a CycloneDX SBOM from the binary's own module list, and SHA256SUMS (tools/dist).
+dist: docs
+	$(GO) run ./tools/dist -version $(VERSION) -date $(DATE) -ldflags "$(LDFLAGS)" \
+	  -platforms "$(PLATFORMS)" -man build/man -out dist
 
 # The command reference: markdown pages checked in (docs/commands; a test fails when they are
 # out of date) and man pages in build/man for the release archives.
