@@ -31,8 +31,8 @@ import (
 // options are the flags of a release build.
 type options struct {
 	version, ldflags, out, man, pkg, root string
-	platforms                              []string
-	date                                   time.Time
+	platforms                             []string
+	date                                  time.Time
 }
 
 func main() {

@@ -58,7 +58,7 @@ func purl(path, version string) string { return "pkg:golang/" + path + "@" + ver
 // derived from the content, so the same binary gives the same document.
 func cycloneDX(info *buildinfo.BuildInfo, version, goos, goarch string, built time.Time) ([]byte, error) {
 	main := cdxComponent{Type: "application", BOMRef: purl(info.Main.Path, version), Name: "smartx", Version: version,
-		PURL: purl(info.Main.Path, version),
+		PURL:       purl(info.Main.Path, version),
 		Properties: []cdxProperty{{"go.version", info.GoVersion}, {"GOOS", goos}, {"GOARCH", goarch}, {"go.path", info.Path}}}
 	for _, s := range info.Settings {
 		switch s.Key {
