@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -88,6 +89,9 @@ func (o *keySourceOptions) keys(ctx context.Context, f *Factory, files []datafil
 	return nil, nil
 }
 
+// sourceBundles names the keys of --bundle in messages.
+const sourceBundles = "the bundles given"
+
 // keyRing is a KeyLookup over the keys of several devices: by serial, then key id.
 type keyRing map[string]map[uint32][]byte
 
@@ -101,7 +105,7 @@ func (r keyRing) add(serial string, keyID uint32, key []byte) {
 
 // bundleKeys reads every bundle: a folder of several devices' files decodes with their bundles.
 func bundleKeys(f *Factory, paths []string) (aescodec.KeyLookup, error) {
-	ring := ringLookup{ring: keyRing{}, source: "the bundles given"}
+	ring := ringLookup{ring: keyRing{}, source: sourceBundles}
 	for _, p := range paths {
 		b, warning, err := device.LoadBundle(p)
 		if err != nil {
@@ -192,6 +196,10 @@ func (r ringLookup) DeviceKey(serial string, keyID uint32) ([]byte, error) {
 	if !ok {
 		if why := r.missing[serial]; why != "" {
 			return nil, fmt.Errorf("%w: %s", aescodec.ErrKeyNotFound, why)
+		}
+		if r.source == sourceBundles {
+			return nil, fmt.Errorf("%w: the bundles given are for %s: add %s's bundle", aescodec.ErrKeyNotFound,
+				strings.Join(slices.Sorted(maps.Keys(r.ring)), ", "), serial)
 		}
 		return nil, fmt.Errorf("%w: no key of %s in %s", aescodec.ErrKeyNotFound, serial, r.source)
 	}

@@ -44,6 +44,12 @@ CSV and NDJSON stream straight from the server, whatever the range: no page limi
 memory, and a broken connection resumes by itself. --interval gives aggregates per bucket
 (mean, min, max, count); 1d buckets start at midnight in the site's time zone.
 
+--site pulls every device of the site (decommissioned ones included) in one stream with a
+device column: device by device in the order of their serials, each device's rows in time
+order (not merged by time: sort by the time column for that). --channel names are checked
+against the channels the device or site has in the range, and an unknown one is refused with
+the list of those that exist, before anything is written.
+
 The format is --format, else -o, else the --out file's extension, else a table on a
 terminal and CSV when piped. --plot draws a chart per channel on the terminal instead.
 Times accept RFC 3339, a date, "now", or relative: -7d, -12h. The range defaults to the
