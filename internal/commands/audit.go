@@ -55,7 +55,8 @@ logged, like tail -f, until Ctrl-C (exit status 0). It polls every --interval an
 prints an entry twice; its own polls are left out. A request is logged with the time it
 started once it ends, so one that lasts over a minute (a long export) may be missed.
 
-Filters: --from/--to (RFC 3339, a date or relative: -1h, -7d), --user (a user id, or "me"),
+Filters: --from/--to (RFC 3339, a date or relative: -1h, -7d), --user (an e-mail, a user
+id, or "me"),
 --device (serial or id: the device's uploads), --status (404, or a class: 4xx, 5xx).
 Formats: a table, -o json (an array), -o ndjson (one entry a line) or -o csv.`,
 		Example: `  smartx audit --from -1h
@@ -71,7 +72,7 @@ Formats: a table, -o json (an array), -o ndjson (one entry a line) or -o csv.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.from, "from", "", "first time to include: "+timeexpr.Help)
 	fs.StringVar(&o.to, "to", "", "time to stop before (same forms as --from)")
-	fs.StringVar(&o.user, "user", "", `only this user's requests: a user id (usr_...) or "me"`)
+	fs.StringVar(&o.user, "user", "", `only this user's requests: an e-mail, a user id (usr_...) or "me"`)
 	fs.StringVar(&o.device, "device", "", "only this device's requests (serial or id)")
 	fs.StringVar(&o.status, "status", "", "only this status (404) or class (4xx)")
 	fs.IntVar(&o.limit, "limit", auditDefaultLimit, "at most this many entries, 0 for all (with --follow: the backlog, 10 unless given)")
@@ -109,16 +110,23 @@ func runAudit(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *auditOption
 		return err
 	}
 	var me api.WhoAmI
-	if o.follow || o.user == "me" || format == ui.FormatTable {
+	if o.follow || o.user == "me" {
 		if me, err = c.WhoAmI(ctx); err != nil {
 			return err
 		}
 	}
+	users := userEmailMap{me.User.ID: me.User.Email}
+	emailGiven := o.user != "" && o.user != "me" && !strings.HasPrefix(o.user, api.PrefixUser)
+	if format == ui.FormatTable || emailGiven {
+		users = userEmails(ctx, c, true) // the audit log needs admin, which lists the users
+	}
 	switch {
 	case o.user == "me":
 		filter.User = me.User.ID
-	case o.user != "" && !strings.HasPrefix(o.user, api.PrefixUser):
-		return usageErrorf("--user %q: give a user id (%s...) or \"me\"", o.user, api.PrefixUser)
+	case emailGiven:
+		if filter.User = users.id(o.user); filter.User == "" {
+			return usageErrorf("--user %q: no user of the account has this e-mail: give an e-mail, a user id (%s...) or \"me\"", o.user, api.PrefixUser)
+		}
 	default:
 		filter.User = o.user
 	}
@@ -138,7 +146,7 @@ func runAudit(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *auditOption
 			}
 		}
 	}
-	w := &auditWriter{f: f, format: format, users: userEmailMap{me.User.ID: me.User.Email}, serials: serials}
+	w := &auditWriter{f: f, format: format, users: users, serials: serials}
 	limit := o.limit
 	if o.follow && !fs.Changed("limit") {
 		limit = auditFollowBacklog

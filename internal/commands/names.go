@@ -48,18 +48,37 @@ func (m siteNameMap) labels(ids []string) string {
 	return strings.Join(out, ", ")
 }
 
-// userEmailMap turns user ids into e-mails, from what one request tells (the caller's own
-// identity); ids it does not know are printed as they are.
+// userEmailMap turns user ids into e-mails, from one request; ids it does not know are printed
+// as they are.
 type userEmailMap map[string]string
 
-// userEmails asks who the token speaks for. The API has no list of the account's users yet, so
-// other users show as their ids.
-func userEmails(ctx context.Context, c *client.Client) userEmailMap {
+// userEmails lists the account's users when others than the caller are to be named
+// (everyone: it needs the admin scope), else asks who the token speaks for.
+func userEmails(ctx context.Context, c *client.Client, everyone bool) userEmailMap {
+	if everyone {
+		if users, err := c.Users(ctx); err == nil {
+			m := make(userEmailMap, len(users))
+			for _, u := range users {
+				m[u.ID] = u.Email
+			}
+			return m
+		}
+	}
 	who, err := c.WhoAmI(ctx)
 	if err != nil {
 		return userEmailMap{}
 	}
 	return userEmailMap{who.User.ID: who.User.Email}
+}
+
+// id returns the id of the user with this e-mail (case does not matter), or "".
+func (m userEmailMap) id(email string) string {
+	for id, e := range m {
+		if strings.EqualFold(e, email) {
+			return id
+		}
+	}
+	return ""
 }
 
 // label returns the user's e-mail, or the id when it is not known.

@@ -65,7 +65,7 @@ func runTokenList(ctx context.Context, f *Factory, o *tokenListOptions) error {
 	}
 	st := f.IO.Styles()
 	now := f.Now()
-	sites, owners := siteNames(ctx, c), userEmails(ctx, c)
+	sites, owners := siteNames(ctx, c), userEmails(ctx, c, o.all)
 	tbl := f.IO.NewTable("id", "name", "owner", "scopes", "sites", "created", "expires", "last used", "status")
 	tbl.KeepWhole(0)
 	for _, t := range toks {

@@ -40,7 +40,11 @@ func runTokenShow(ctx context.Context, f *Factory, id string) error {
 	row("id", t.ID)
 	row("name", t.Name)
 	row("kind", string(t.Kind))
-	row("owner", userEmails(ctx, c).label(t.UserID))
+	owners := userEmails(ctx, c, false)
+	if owners[t.UserID] == "" { // another user's token (admin): the list names them
+		owners = userEmails(ctx, c, true)
+	}
+	row("owner", owners.label(t.UserID))
 	row("scopes", api.JoinScopes(t.Scopes))
 	row("sites", siteNames(ctx, c).labels(t.Sites))
 	row("created", formatDate(t.CreatedAt))
