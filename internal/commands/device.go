@@ -186,11 +186,7 @@ month) was full. Exit status 1 when files are missing that the device did not re
 }
 
 func runDeviceStatus(ctx context.Context, f *Factory, ref string) error {
-	format, c, err := f.tableOrJSONClient()
-	if err != nil {
-		return err
-	}
-	d, err := resolveDevice(ctx, c, ref)
+	format, c, d, err := f.deviceArg(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -323,11 +319,7 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 			if o.all && o.keyID != 0 {
 				return usageErrorf("--all and --key-id cannot be used together: --all lists every key")
 			}
-			format, c, err := f.tableOrJSONClient()
-			if err != nil {
-				return err
-			}
-			d, err := resolveDevice(ctx, c, args[0])
+			format, c, d, err := f.deviceArg(ctx, args[0])
 			if err != nil {
 				return err
 			}

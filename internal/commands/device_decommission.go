@@ -37,11 +37,7 @@ On a terminal you are asked to confirm; elsewhere --yes is required. Needs devic
 }
 
 func runDeviceDecommission(ctx context.Context, f *Factory, o *deviceDecommissionOptions, ref string) error {
-	format, c, err := f.tableOrJSONClient()
-	if err != nil {
-		return err
-	}
-	d, err := resolveDevice(ctx, c, ref)
+	format, c, d, err := f.deviceArg(ctx, ref)
 	if err != nil {
 		return err
 	}

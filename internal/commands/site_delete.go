@@ -33,11 +33,7 @@ On a terminal you are asked to confirm; elsewhere --yes is required. Needs devic
 }
 
 func runSiteDelete(ctx context.Context, f *Factory, o *siteDeleteOptions, ref string) error {
-	c, _, err := f.apiClient(false)
-	if err != nil {
-		return err
-	}
-	id, err := resolveSiteID(ctx, c, ref)
+	c, id, err := f.siteArg(ctx, ref)
 	if err != nil {
 		return err
 	}

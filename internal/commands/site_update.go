@@ -62,11 +62,7 @@ func runSiteUpdate(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *siteUp
 	if req.Name == nil && req.Address == nil && req.TimeZone == nil {
 		return usageErrorf("nothing to change: give --name, --address or --tz")
 	}
-	c, _, err := f.apiClient(false)
-	if err != nil {
-		return err
-	}
-	id, err := resolveSiteID(ctx, c, ref)
+	c, id, err := f.siteArg(ctx, ref)
 	if err != nil {
 		return err
 	}

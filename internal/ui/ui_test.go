@@ -198,6 +198,9 @@ func TestProgressDrawsOnTerminal(t *testing.T) {
 	if !strings.Contains(buf.String(), "2/4 files") {
 		t.Fatalf("progress line = %q", buf.String())
 	}
+	if !strings.HasSuffix(buf.String(), "\r\x1b[2K") {
+		t.Fatalf("Done left %q: it must erase the line", buf.String())
+	}
 }
 
 func TestLiveLinesDisabledWritesNothing(t *testing.T) {
@@ -312,16 +315,6 @@ func TestProgressErasedBeforeStdout(t *testing.T) {
 	}
 	if out.String() != "TIME  DEVICE\n" {
 		t.Fatalf("stdout = %q", out.String())
-	}
-}
-
-func TestProgressDoneErasesTheLine(t *testing.T) {
-	var buf bytes.Buffer
-	p := NewProgress(&buf, true, "decode", "file", 2)
-	p.Add(1)
-	p.Done()
-	if !strings.HasSuffix(buf.String(), "\r\x1b[2K") || strings.HasSuffix(buf.String(), "\n") {
-		t.Fatalf("Done left %q", buf.String())
 	}
 }
 
