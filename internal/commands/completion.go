@@ -48,7 +48,7 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 		"smartx readings":        {"device": f.completeSerials, "channel": f.completeChannels, "interval": fixed(intervals...), "format": fixed("csv", "ndjson", "json", "table"), "tz": fixed("UTC", "local")},
 		"smartx decode":          {"device": f.completeSerials, "format": fixed("table", "csv", "ndjson", "json"), "tz": fixed("UTC", "local")},
 		"smartx inspect":         {"device": f.completeSerials},
-		"smartx audit":           {"device": f.completeSerials, "status": fixed("2xx", "3xx", "4xx", "5xx"), "user": fixed("me")},
+		"smartx audit":           {"device": f.completeSerials, "status": fixed("2xx", "3xx", "4xx", "5xx"), "user": f.completeUsers},
 		"smartx token list":      {"kind": fixed("api", "session", "all")},
 		"smartx preflight":       {"only": completeCheckIDs, "skip": completeCheckIDs, "profile": fixed("current", "legacy", "all")},
 		"smartx preflight rules": {"profile": fixed("current", "legacy", "all")},
@@ -59,6 +59,13 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 		"smartx device key":          f.completeSerials,
 		"smartx device decommission": f.completeSerials,
 		"smartx device rotate-key":   f.completeSerials,
+		"smartx device replace":      f.completeSerials,
+		"smartx user show":           f.completeUsers,
+		"smartx user set-role":       f.completeUsers,
+		"smartx user disable":        f.completeUsers,
+		"smartx user enable":         f.completeUsers,
+		"smartx user delete":         f.completeUsers,
+		"smartx user reset-2fa":      f.completeUsers,
 		"smartx site show":           f.completeSites,
 		"smartx site update":         f.completeSites,
 		"smartx site delete":         f.completeSites,
@@ -144,6 +151,30 @@ func (f *Factory) completeSerials(cmd *cobra.Command, _ []string, toComplete str
 	for _, d := range devs {
 		if strings.HasPrefix(strings.ToLower(d.Serial), strings.ToLower(toComplete)) {
 			out = append(out, d.Serial)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeUsers offers the account's users by e-mail (the list needs the admin scope), and
+// "me" where a command takes it.
+func (f *Factory) completeUsers(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	var out []string
+	if cmd.Name() == "audit" {
+		out = append(out, "me")
+	}
+	c, ctx, cancel := f.quickClient(cmd)
+	if c == nil {
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer cancel()
+	users, err := c.Users(ctx)
+	if err != nil {
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+	for _, u := range users {
+		if strings.HasPrefix(strings.ToLower(u.Email), strings.ToLower(toComplete)) {
+			out = append(out, u.Email)
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
