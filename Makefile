@@ -19,7 +19,7 @@ PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 w
 # Pure Go everywhere: the binary cross-compiles and runs without a C toolchain.
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-windows lint bench fuzz dist demo clean
+.PHONY: all build test test-windows lint bench fuzz dist docs demo clean
 
 all: lint test build
 
@@ -59,16 +59,19 @@ fuzz:
 	  done; \
 	done
 
-dist:
-	@set -e; for p in $(PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  out=dist/smartx_$(VERSION)_$${os}_$${arch}$$ext; \
-	  echo "build $$out"; \
-	  GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/smartx; \
-	done
+# Per platform: an archive (tar.gz; zip for Windows) of the binary, README, licences and man
+# pages, a CycloneDX SBOM from the binary's own module list, and SHA256SUMS (tools/dist).
+dist: docs
+	$(GO) run ./tools/dist -version $(VERSION) -date $(DATE) -ldflags "$(LDFLAGS)" \
+	  -platforms "$(PLATFORMS)" -man build/man -out dist
+
+# The command reference: markdown pages checked in (docs/commands; a test fails when they are
+# out of date) and man pages in build/man for the release archives.
+docs:
+	$(GO) run ./tools/gendocs -md docs/commands -man build/man
 
 demo: build
 	$(GO) run ./tools/demo -smartx $(BIN)
 
 clean:
-	rm -rf bin dist
+	rm -rf bin dist build

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,7 @@ func TestScripts(t *testing.T) {
 			"duringwatch":   duringWatch,
 			"pgdatabase":    pgDatabase,
 			"gencert":       genCert,
+			"waitmatch":     waitMatch,
 		},
 		Condition: scriptCondition,
 	})
@@ -170,6 +172,23 @@ func waitFile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear within 30s", args[0])
+}
+
+// waitMatch waits until a file has a line matching a regular expression: waitmatch FILE REGEX.
+// It polls for up to 30 seconds, for the output of a background process (smartx audit --follow).
+func waitMatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitmatch FILE REGEX")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(pollFor); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if data, err := os.ReadFile(path); err == nil && re.Match(data) {
+			return
+		}
+	}
+	ts.Fatalf("no line of %s matches %s after %v", args[0], args[1], pollFor)
 }
 
 // envFile sets the KEY=value lines of a file in the script's environment: envfile FILE.

@@ -76,15 +76,9 @@ type Client struct {
 // New checks the options and returns a client. The server must be an https URL: the platform
 // is only reachable over HTTPS.
 func New(o Options) (*Client, error) {
-	if o.Server == "" {
-		return nil, ErrNoServer
-	}
-	base, err := url.Parse(strings.TrimRight(o.Server, "/"))
-	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("server %q is not a URL: use https://host[:port]", o.Server)
-	}
-	if base.Scheme != "https" {
-		return nil, fmt.Errorf("server %q: smartx talks to the platform over HTTPS only: use https://%s", o.Server, base.Host)
+	base, err := ParseServerURL(o.Server)
+	if err != nil {
+		return nil, err
 	}
 	rt := o.Transport
 	if rt == nil {
@@ -128,6 +122,52 @@ func New(o Options) (*Client, error) {
 	return &Client{base: base, token: o.Token, ua: ua, timeout: timeout, retry: r,
 		hc: &http.Client{Transport: rt, CheckRedirect: noRedirects}}, nil
 }
+
+// ErrBadServerURL is wrapped by every error of ParseServerURL.
+var ErrBadServerURL = errors.New("bad server URL")
+
+// ParseServerURL checks a platform server URL and returns it without a trailing slash. It must
+// be https://host[:port] and nothing more: the API lives at the root of the server, so a path
+// (often a pasted https://host/v1/health), a query, a fragment or a user name is a mistake
+// the error names, with the URL to use instead.
+func ParseServerURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, ErrNoServer
+	}
+	bad := func(format string, args ...any) error {
+		return &badServerURL{msg: fmt.Sprintf(format, args...)}
+	}
+	if !strings.Contains(s, "://") {
+		return nil, bad("server %q has no scheme: use https://%s", s, strings.TrimRight(s, "/"))
+	}
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Host == "" {
+		return nil, bad("server %q is not a URL: use https://host[:port]", s)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		return nil, bad("server %q: smartx talks to the platform over HTTPS only: use https://%s", s, u.Host)
+	default:
+		return nil, bad("server %q: unsupported scheme %q: use https://%s", s, u.Scheme, u.Host)
+	}
+	clean := url.URL{Scheme: "https", Host: u.Host}
+	switch {
+	case u.User != nil:
+		return nil, bad("server %q must not carry a user name or password: use %s and log in with `smartx auth login`", u.Redacted(), clean.String())
+	case strings.Trim(u.Path, "/") != "":
+		return nil, bad("server %q has a path (%s): give the server's base URL, %s", s, u.Path, clean.String())
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, bad("server %q has a query or fragment: give the server's base URL, %s", s, clean.String())
+	}
+	return &clean, nil
+}
+
+// badServerURL says what is wrong with a server URL; it matches ErrBadServerURL.
+type badServerURL struct{ msg string }
+
+func (e *badServerURL) Error() string        { return e.msg }
+func (e *badServerURL) Is(target error) bool { return target == ErrBadServerURL }
 
 // ErrNoServer is returned when no server URL was configured.
 var ErrNoServer = errors.New("no server configured: run `smartx auth login --server https://...`, or set SMARTX_SERVER or --server")
@@ -180,6 +220,11 @@ type request struct {
 	accept     string // default application/json
 	idempotent bool   // safe to send again after a failure
 	stream     bool   // the body is read by the caller, no timeout
+	// rawBody and header, for Raw: a body sent as it is, and headers set last.
+	rawBody []byte
+	header  http.Header
+	// anyStatus returns the final answer whatever its status instead of an error.
+	anyStatus bool
 }
 
 // do sends req with retries and decodes a JSON answer into out (when not nil).
@@ -203,7 +248,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 // send performs req, retrying network errors, 429, 502, 503 and 504 when the request is
 // idempotent, and returns a 2xx response; cancel releases its timeout.
 func (c *Client) send(ctx context.Context, req request) (*http.Response, context.CancelFunc, error) {
-	var body []byte
+	body := req.rawBody
 	if req.body != nil {
 		var err error
 		if body, err = json.Marshal(req.body); err != nil {
@@ -218,7 +263,11 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, context
 		if !req.stream {
 			rctx, cancel = context.WithTimeout(ctx, c.timeout)
 		}
-		hreq, err := http.NewRequestWithContext(rctx, req.method, u.String(), bytes.NewReader(body))
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		hreq, err := http.NewRequestWithContext(rctx, req.method, u.String(), rd)
 		if err != nil {
 			cancel()
 			return nil, nil, err
@@ -235,6 +284,12 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, context
 		if c.token != "" {
 			hreq.Header.Set("Authorization", "Bearer "+c.token)
 		}
+		for k, vs := range req.header {
+			hreq.Header.Del(k)
+			for _, v := range vs {
+				hreq.Header.Add(k, v)
+			}
+		}
 		resp, err := c.hc.Do(hreq)
 		var wait time.Duration
 		var fail error
@@ -246,6 +301,8 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, context
 			}
 			fail = c.networkError(req, err)
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			return resp, cancel, nil
+		case req.anyStatus && !c.willRetry(req, resp, attempt):
 			return resp, cancel, nil
 		default:
 			apiErr := readError(req, resp)
@@ -269,6 +326,12 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, context
 			return nil, nil, err
 		}
 	}
+}
+
+// willRetry says whether send tries again after the answer resp to attempt.
+func (c *Client) willRetry(req request, resp *http.Response, attempt int) bool {
+	return retryableStatus(resp.StatusCode) && req.idempotent && attempt < c.retry.Attempts &&
+		parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()) <= c.retry.MaxRetryAfter
 }
 
 // backoff returns a full-jitter wait for the given attempt (1-based).

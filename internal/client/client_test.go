@@ -264,3 +264,63 @@ func TestNetworkErrorTextFromWindows(t *testing.T) {
 		t.Fatalf("NetworkError = %q", got)
 	}
 }
+
+func TestParseServerURLSaysWhatIsWrong(t *testing.T) {
+	tests := []struct {
+		in, want, wantErr string
+	}{
+		{"https://platform.example:8443", "https://platform.example:8443", ""},
+		{"https://platform.example/", "https://platform.example", ""},
+		{"http://platform.example", "", `smartx talks to the platform over HTTPS only: use https://platform.example`},
+		{"ftp://platform.example", "", `unsupported scheme "ftp": use https://platform.example`},
+		{"127.0.0.1:8443", "", `has no scheme: use https://127.0.0.1:8443`},
+		{"platform.example", "", `has no scheme: use https://platform.example`},
+		{"https://platform.example/v1/health", "", `has a path (/v1/health): give the server's base URL, https://platform.example`},
+		{"https://platform.example?x=1", "", `has a query or fragment`},
+		{"https://bob:secret@platform.example", "", `must not carry a user name or password`},
+		{"https://", "", `is not a URL`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			u, err := ParseServerURL(tt.in)
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrBadServerURL) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseServerURL(%q) = %v, want %q", tt.in, err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Fatalf("the password leaked into the error: %v", err)
+				}
+				return
+			}
+			if err != nil || u.String() != tt.want {
+				t.Fatalf("ParseServerURL(%q) = %v, %v; want %s", tt.in, u, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRawOnlyOnTheConfiguredServer(t *testing.T) {
+	c, ts := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/sites" || r.URL.Query().Get("name") != "Paris HQ" || r.URL.Query().Get("x") != "1" {
+			t.Errorf("request %s", r.URL)
+		}
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = w.Write([]byte(`{"status":418}`))
+	}))
+	resp, err := c.Raw(context.Background(), RawRequest{Path: "v1/sites?name=Paris%20HQ", Query: map[string][]string{"x": {"1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("status %d: Raw must return every answer", resp.StatusCode)
+	}
+	if _, err := c.Raw(context.Background(), RawRequest{Path: ts.URL + "/v1/sites?name=Paris%20HQ&x=1"}); err != nil {
+		t.Fatalf("a full URL of the configured server: %v", err)
+	}
+	for _, foreign := range []string{"https://127.0.0.2:1/v1/sites", "//elsewhere.example/v1/sites", "http://" + strings.TrimPrefix(ts.URL, "https://") + "/v1/sites"} {
+		if _, err := c.Raw(context.Background(), RawRequest{Path: foreign}); !errors.Is(err, ErrForeignURL) {
+			t.Errorf("Raw(%q) = %v, want ErrForeignURL", foreign, err)
+		}
+	}
+}

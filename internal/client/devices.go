@@ -56,10 +56,12 @@ func (c *Client) CreateDevice(ctx context.Context, req api.CreateDeviceRequest) 
 	return out, err
 }
 
-// DeviceFilter selects devices: by site id and/or serial.
+// DeviceFilter selects devices: by site id and/or serial, in service only unless All.
 type DeviceFilter struct {
 	Site   string
 	Serial string
+	// All includes decommissioned devices (their files and readings stay on the platform).
+	All bool
 }
 
 // Devices lists devices.
@@ -70,6 +72,9 @@ func (c *Client) Devices(ctx context.Context, f DeviceFilter) ([]api.Device, err
 	}
 	if f.Serial != "" {
 		q.Set("serial", f.Serial)
+	}
+	if f.All {
+		q.Set("state", "all")
 	}
 	var out api.DeviceList
 	err := c.do(ctx, request{method: http.MethodGet, path: api.PathDevices, query: q, idempotent: true}, &out)
@@ -83,9 +88,12 @@ func (c *Client) Device(ctx context.Context, id string) (api.Device, error) {
 	return out, err
 }
 
-// DecommissionDevice retires a device: it can no longer upload.
-func (c *Client) DecommissionDevice(ctx context.Context, id string) error {
-	return c.do(ctx, request{method: http.MethodDelete, path: devicePath(id, ""), idempotent: true}, nil)
+// DecommissionDevice retires a device: its credential stops working at once; its record, files
+// and readings stay. It returns the device as it is now.
+func (c *Client) DecommissionDevice(ctx context.Context, id string) (api.Device, error) {
+	var out api.Device
+	err := c.do(ctx, request{method: http.MethodDelete, path: devicePath(id, ""), idempotent: true}, &out)
+	return out, err
 }
 
 // DeviceKeys returns every key the device has had (scope devices:keys; the server audits it).

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/smart-impulse/smartx/internal/api"
@@ -75,7 +76,10 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 type AuditFilter struct {
 	From, To time.Time
 	User     string
+	Device   string // a device id: the requests it made with its upload credential
 	Status   string // "4xx", "5xx" or an exact status
+	// PageSize is the number of entries per request (0: the server's default, 100).
+	PageSize int
 }
 
 // Audit iterates over the transaction log, newest first, fetching pages as it goes.
@@ -91,8 +95,14 @@ func (c *Client) Audit(ctx context.Context, f AuditFilter) iter.Seq2[api.AuditEn
 		if f.User != "" {
 			q.Set("user", f.User)
 		}
+		if f.Device != "" {
+			q.Set("device", f.Device)
+		}
 		if f.Status != "" {
 			q.Set("status", f.Status)
+		}
+		if f.PageSize > 0 {
+			q.Set("limit", strconv.Itoa(f.PageSize))
 		}
 		for {
 			var page api.AuditPage

@@ -74,7 +74,7 @@ func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 	if err != nil {
 		return err
 	}
-	target, err := f.resolveTarget()
+	target, err := f.resolveTarget(true)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ func newAuthLogoutCmd(f *Factory) *cobra.Command {
 		Long: `Revoke the profile's session on the server and remove its token from wherever smartx
 kept it: the system's credential store, or the configuration file. The profile keeps its server
 URL and CA file for the next login.`,
+		Example: `  smartx auth logout
+  smartx auth logout --profile staging`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAuthLogout(cmd.Context(), f)
@@ -31,7 +33,7 @@ func runAuthLogout(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return err
 	}
-	target, err := f.resolveTarget()
+	target, err := f.resolveTarget(false)
 	if err != nil {
 		return err
 	}

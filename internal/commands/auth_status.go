@@ -51,7 +51,9 @@ func newAuthStatusCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show the server, user, account, role and token in use, and where the token is kept",
-		Args:  noArgs,
+		Example: `  smartx auth status
+  smartx auth status -o json | jq -r .token.expires_at`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAuthStatus(cmd.Context(), f)
 		},

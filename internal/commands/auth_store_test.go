@@ -82,7 +82,7 @@ func TestSaveProfileUsesTheCredentialStore(t *testing.T) {
 	if strings.Contains(string(data), "sxs_secret") || len(kr.secrets) != 1 {
 		t.Fatalf("the token is in the file or not in the store:\n%s", data)
 	}
-	r, err := f.resolveTarget()
+	r, err := f.resolveTarget(false)
 	if err != nil || r.Token != "sxs_secret" {
 		t.Fatalf("resolveTarget = %+v, %v", r, err)
 	}
@@ -118,7 +118,7 @@ func TestSaveProfileFallsBackToTheFileOnce(t *testing.T) {
 		t.Fatalf("the fallback was not said exactly once: %q", errOut)
 	}
 	f.Global.Profile = "ci"
-	r, err := f.resolveTarget()
+	r, err := f.resolveTarget(false)
 	if err != nil || r.Token != "sxs_secret" {
 		t.Fatalf("resolveTarget = %+v, %v", r, err)
 	}

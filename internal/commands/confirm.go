@@ -25,3 +25,11 @@ func confirmChange(f *Factory, yes bool, action string, question func() (string,
 	}
 	return nil
 }
+
+// describeDevice names a device for a question or a message: `SX-00042 (dev_..., site "Paris HQ")`.
+func describeDevice(serial, id, siteName string) string {
+	if siteName == "" {
+		return fmt.Sprintf("%s (%s)", serial, id)
+	}
+	return fmt.Sprintf("%s (%s, site %q)", serial, id, siteName)
+}

@@ -42,11 +42,16 @@ The format is --format, else -o, else the --out file's extension, else a table o
 terminal and CSV when piped. --out writes through a temporary file renamed at the end,
 so a failure never leaves half a file. Without --keep-going the first damaged file
 stops the run; with it, every file is tried and a summary of the failures is printed
-(exit status 1 when any failed).`,
+(exit status 1 when any failed).
+
+A folder holding several devices' files takes one --bundle per device, or --fetch-keys:
+the keys of each device named in the files' headers are fetched from the platform, one
+request per device (needs devices:keys; each fetch is audited).`,
 		Example: `  smartx decode --key-file sx-00042.key capture/0042.sxd
   smartx decode --key-file sx-00042.key capture/ --format csv --out week.csv
   smartx decode capture/ --wide --channel main,hvac --from 2026-11-20 --to 2026-11-21 > day.csv
-  smartx decode capture/ --keep-going --format ndjson | jq .`,
+  smartx decode capture/ --keep-going --format ndjson | jq .
+  smartx decode --fetch-keys site-visit/ --out site.csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("decode needs at least one file or folder")
@@ -73,6 +78,9 @@ stops the run; with it, every file is tried and a summary of the failures is pri
 // readingsFormat picks the export format from --format, -o, the output file's extension, and
 // whether stdout is a terminal, in that order.
 func readingsFormat(explicit, global, out string, tty bool) (readings.ExportFormat, error) {
+	if explicit != "" && global != "" && !strings.EqualFold(explicit, global) {
+		return "", usageErrorf("-o %s and --format %s disagree: give one of them", global, explicit)
+	}
 	choice := explicit
 	if choice == "" {
 		choice = global
@@ -155,16 +163,16 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 	if err != nil {
 		return err
 	}
-	keys, err := o.keys.keys(ctx, f)
-	if err != nil {
-		return err
-	}
 	files, err := datafiles.Find(paths)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		return fmt.Errorf("no data files (*%s) under %s", datafiles.Extension, strings.Join(paths, ", "))
+	}
+	keys, err := o.keys.keys(ctx, f, files)
+	if err != nil {
+		return err
 	}
 	if keys == nil {
 		return fmt.Errorf("%w: %s", datafiles.ErrNoKey, datafiles.KeyHint)
@@ -185,7 +193,7 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 		if err != nil {
 			return err
 		}
-		progress := ui.NewProgress(f.IO.ErrOut, f.IO.CanRedrawErr() && len(files) > 1, "decode", "files", int64(len(files)))
+		progress := f.IO.NewProgress("decode", "file", int64(len(files)))
 		var total int64
 		results, err = datafiles.Decode(ctx, files, keys, filter, exp, o.keepGoing, func(d datafiles.Decoded) {
 			total += d.Readings
@@ -215,10 +223,10 @@ func runDecode(ctx context.Context, f *Factory, o *decodeOptions, paths []string
 		}
 	}
 	if o.out != "" {
-		fmt.Fprintf(f.IO.ErrOut, "%d readings from %d files written to %s\n", total, len(results)-len(failed), o.out)
+		fmt.Fprintf(f.IO.ErrOut, "%s from %s written to %s\n", ui.Plural(total, "reading"), ui.Plural(len(results)-len(failed), "file"), o.out)
 	}
 	if len(failed) > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "%d of %d files could not be decoded:\n", len(failed), len(results))
+		fmt.Fprintf(f.IO.ErrOut, "%d of %s could not be decoded:\n", len(failed), ui.Plural(len(results), "file"))
 		for _, d := range failed {
 			fmt.Fprintf(f.IO.ErrOut, "  %s: %s\n", d.Path, errtext.Of(d.Err))
 		}

@@ -19,14 +19,17 @@ func newDeviceCmd(f *Factory) *cobra.Command {
 		Short: "Provision devices, see their status and communication losses, fetch their keys",
 		Long: `Devices are addressed by id (dev_...) or serial (SX-...).
 
-  provision   register a device and write its provisioning bundle (installers)
-  replace     swap a device's hardware: the new unit keeps its site and history
-  list, show  the devices you can see
-  status      last contact, files and readings received, communication losses
-  key         the device's data file keys, for support engineers (audited)
-  simulate    a Smart X in software, from a provisioning bundle`,
+  provision     register a device and write its provisioning bundle (installers)
+  replace       swap a device's hardware: the new unit keeps its site and history
+  list, show    the devices you can see
+  status        last contact, files and readings received, communication losses
+  key           the device's data file keys, for support engineers (audited)
+  rotate-key    a new data file key, written into the device's provisioning bundle
+  decommission  take a device out of service (its files and readings stay)
+  simulate      a Smart X in software, from a provisioning bundle`,
 	}
-	cmd.AddCommand(newDeviceProvisionCmd(f), newDeviceListCmd(f), newDeviceShowCmd(f), newDeviceStatusCmd(f), newDeviceKeyCmd(f), newDeviceSimulateCmd(f), newDeviceReplaceCmd(f))
+	cmd.AddCommand(newDeviceProvisionCmd(f), newDeviceListCmd(f), newDeviceShowCmd(f), newDeviceStatusCmd(f), newDeviceKeyCmd(f),
+		newDeviceRotateKeyCmd(f), newDeviceDecommissionCmd(f), newDeviceSimulateCmd(f), newDeviceReplaceCmd(f))
 	return cmd
 }
 
@@ -39,14 +42,16 @@ func deviceState(d api.Device) string {
 	return "in service"
 }
 
-func renderDeviceTable(f *Factory, devices []api.Device) error {
-	tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "id", "serial", "site", "network", "key id", "last contact", "state")
+// renderDeviceTable lists devices with their sites' names (ids where a name is unknown).
+func renderDeviceTable(f *Factory, devices []api.Device, sites siteNameMap) error {
+	tbl := f.IO.NewTable("id", "serial", "site", "network", "key id", "last contact", "state")
+	tbl.KeepWhole(0, 1)
 	for _, d := range devices {
 		last := "never"
 		if d.LastContactAt != nil {
 			last = formatDate(*d.LastContactAt)
 		}
-		tbl.Row(d.ID, d.Serial, d.SiteID, networkText(d.Network), fmt.Sprint(d.CurrentKeyID), last, deviceState(d))
+		tbl.Row(d.ID, d.Serial, sites.label(d.SiteID), networkText(d.Network), fmt.Sprint(d.CurrentKeyID), last, deviceState(d))
 	}
 	return tbl.Render()
 }
@@ -64,17 +69,23 @@ func networkText(n api.NetworkSettings) string {
 
 func newDeviceListCmd(f *Factory) *cobra.Command {
 	var site string
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List devices",
-		Args:  noArgs,
+		Long: `List the devices you can see, in service (--all adds the decommissioned ones), with their
+site, network settings, current key id and last contact.`,
+		Example: `  smartx device list
+  smartx device list --site "Paris HQ" --all
+  smartx device list -o json | jq -r '.[].serial'`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			format, c, err := f.tableOrJSONClient()
 			if err != nil {
 				return err
 			}
-			var filter client.DeviceFilter
+			filter := client.DeviceFilter{All: all}
 			if site != "" {
 				if filter.Site, err = resolveSiteID(ctx, c, site); err != nil {
 					return err
@@ -94,18 +105,20 @@ func newDeviceListCmd(f *Factory) *cobra.Command {
 				fmt.Fprintln(f.IO.ErrOut, "no devices: provision one with `smartx device provision`")
 				return nil
 			}
-			return renderDeviceTable(f, devices)
+			return renderDeviceTable(f, devices, siteNames(ctx, c))
 		},
 	}
 	cmd.Flags().StringVar(&site, "site", "", "only the devices of this site (id or name)")
+	cmd.Flags().BoolVar(&all, "all", false, "include decommissioned devices")
 	return cmd
 }
 
 func newDeviceShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID|SERIAL",
-		Short: "Show a device",
-		Args:  exactArgs(1, "a device id or serial"),
+		Use:     "show ID|SERIAL",
+		Short:   "Show a device",
+		Example: `  smartx device show SX-00042`,
+		Args:    exactArgs(1, "a device id or serial"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, c, err := f.tableOrJSONClient()
 			if err != nil {
@@ -122,7 +135,11 @@ func newDeviceShowCmd(f *Factory) *cobra.Command {
 			row := func(k, v string) { fmt.Fprintf(&b, "%-13s %s\n", k, v) }
 			row("id", d.ID)
 			row("serial", d.Serial)
-			row("site", d.SiteID)
+			if name := siteNames(cmd.Context(), c).name(d.SiteID); name != "" {
+				row("site", fmt.Sprintf("%s (%s)", name, d.SiteID))
+			} else {
+				row("site", d.SiteID)
+			}
 			row("state", deviceState(d))
 			row("network", networkText(d.Network))
 			if d.Network.Gateway != "" {
@@ -154,6 +171,8 @@ func newDeviceStatusCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status ID|SERIAL",
 		Short: "Last contact, what was received, and the communication losses",
+		Example: `  smartx device status SX-00042
+  smartx device status SX-00042 -o json | jq .sequence_gaps`,
 		Long: `Show what the platform received from a device: last contact, files and readings, the
 period covered, and the communication losses: missing files (sequence gaps), periods
 without readings, and the files the device reports it dropped because its spool (about a
@@ -167,11 +186,7 @@ month) was full. Exit status 1 when files are missing that the device did not re
 }
 
 func runDeviceStatus(ctx context.Context, f *Factory, ref string) error {
-	format, c, err := f.tableOrJSONClient()
-	if err != nil {
-		return err
-	}
-	d, err := resolveDevice(ctx, c, ref)
+	format, c, d, err := f.deviceArg(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -221,7 +236,7 @@ func renderDeviceStatus(w interface{ Write([]byte) (int, error) }, st *ui.Styles
 	if s.LastSequence != nil {
 		row("last file", fmt.Sprintf("sequence %d", *s.LastSequence))
 	}
-	row("received", fmt.Sprintf("%d files, %d readings", s.FilesReceived, s.ReadingsReceived))
+	row("received", ui.Plural(s.FilesReceived, "file")+", "+ui.Plural(s.ReadingsReceived, "reading"))
 	if s.FirstReadingAt != nil && s.LastReadingAt != nil {
 		row("covering", fmt.Sprintf("%s → %s", formatDate(*s.FirstReadingAt), formatDate(*s.LastReadingAt)))
 	}
@@ -240,7 +255,7 @@ func renderDeviceStatus(w interface{ Write([]byte) (int, error) }, st *ui.Styles
 		}
 	}
 	if len(s.SequenceGaps) > 0 {
-		fmt.Fprintf(&b, "  %s %d file(s) never received:\n", st.Warn("missing"), s.MissingFiles)
+		fmt.Fprintf(&b, "  %s %s never received:\n", st.Warn("missing"), ui.Plural(s.MissingFiles, "file"))
 		for _, g := range s.SequenceGaps {
 			period := ""
 			if g.From != nil && g.To != nil {
@@ -301,11 +316,10 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 		Args: exactArgs(1, "a device id or serial"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			format, c, err := f.tableOrJSONClient()
-			if err != nil {
-				return err
+			if o.all && o.keyID != 0 {
+				return usageErrorf("--all and --key-id cannot be used together: --all lists every key")
 			}
-			d, err := resolveDevice(ctx, c, args[0])
+			format, c, d, err := f.deviceArg(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -317,7 +331,8 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 				return ui.WriteJSON(f.IO.Out, keys)
 			}
 			if o.all {
-				tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "key id", "key", "created", "current")
+				tbl := f.IO.NewTable("key id", "key", "created", "current")
+				tbl.KeepWhole(1)
 				for _, k := range keys.Keys {
 					tbl.Row(fmt.Sprint(k.KeyID), k.Key, formatDate(k.CreatedAt), fmt.Sprint(k.Current))
 				}
@@ -330,7 +345,7 @@ Needs the devices:keys scope; every access is recorded in the platform's audit l
 					return err
 				}
 			}
-			return fmt.Errorf("%s has no key id %d (it has %d keys: --all lists them)", keys.Serial, o.keyID, len(keys.Keys))
+			return fmt.Errorf("%s has no key id %d (it has %s: --all lists them)", keys.Serial, o.keyID, ui.Plural(len(keys.Keys), "key"))
 		},
 	}
 	cmd.Flags().Uint32Var(&o.keyID, "key-id", 0, "an older key id (default: the current key)")

@@ -148,7 +148,7 @@ func runDeviceSimulate(ctx context.Context, f *Factory, o *deviceSimulateOptions
 		cfg.Outages = append(cfg.Outages, out)
 	}
 
-	live := ui.NewLiveLines(f.IO.ErrOut, f.IO.CanRedrawErr(), f.IO.TerminalWidth())
+	live := f.IO.NewLiveLines()
 	r := &simulateRenderer{live: live, st: es, verbose: f.Global.Verbose}
 	cfg.OnEvent = r.event
 	sim, err := device.New(cfg)
@@ -192,8 +192,8 @@ func runDeviceSimulate(ctx context.Context, f *Factory, o *deviceSimulateOptions
 		fmt.Fprintf(f.IO.ErrOut, "stopped: run the same command on %s to resume\n", o.spool)
 		return silentExit(exitInterrupted)
 	case errors.Is(runErr, device.ErrDrainTimeout):
-		return fmt.Errorf("%d files still in %s after the drain timeout (last error: %s): run again on the same spool to send them",
-			sum.FilesPending, o.spool, orNone(sum.LastError))
+		return fmt.Errorf("%s still in %s after the drain timeout (last error: %s): run again on the same spool to send them",
+			ui.Plural(sum.FilesPending, "file"), o.spool, orNone(sum.LastError))
 	case errors.Is(runErr, device.ErrCredentialRefused):
 		return fmt.Errorf("the platform refused the upload credential of %s: provision the device again ('smartx device provision') and use the new bundle", b.Serial)
 	case errors.Is(runErr, device.ErrSpoolInUse), errors.Is(runErr, device.ErrSpoolMismatch):
@@ -214,8 +214,8 @@ func orNone(s string) string {
 // summaryLine is the result of a run in one line.
 func summaryLine(s simulateSummary) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: simulated up to %s; %d files spooled (%d readings), %d uploaded",
-		s.Serial, s.SimulatedNow.Format(time.RFC3339), s.FilesSpooled, s.ReadingsGenerated, s.FilesUploaded)
+	fmt.Fprintf(&b, "%s: simulated up to %s; %s spooled (%s), %d uploaded",
+		s.Serial, s.SimulatedNow.Format(time.RFC3339), ui.Plural(s.FilesSpooled, "file"), ui.Plural(s.ReadingsGenerated, "reading"), s.FilesUploaded)
 	if s.FilesDuplicate > 0 {
 		fmt.Fprintf(&b, " (%d the platform already had)", s.FilesDuplicate)
 	}

@@ -34,14 +34,18 @@ func (f *Factory) keyring() config.Keyring {
 }
 
 // resolveTarget says which server, CA file and token the command uses: flags, then the
-// environment, then the profile.
-func (f *Factory) resolveTarget() (config.Resolved, error) {
+// environment, then the profile. A profile named explicitly must exist (a typo says which
+// ones do), but for `auth login`, which creates it (newProfile).
+func (f *Factory) resolveTarget(newProfile bool) (config.Resolved, error) {
 	cfg, _, err := f.loadConfig()
 	if err != nil {
 		return config.Resolved{}, err
 	}
 	r, err := cfg.Resolve(config.Inputs{ProfileFlag: f.Global.Profile, ServerFlag: f.Global.Server, CAFileFlag: f.Global.CAFile,
 		Getenv: f.Getenv, Keyring: f.keyring()})
+	if err == nil && !newProfile {
+		err = cfg.RequireProfile(r)
+	}
 	if err != nil {
 		return r, &usageError{err: err}
 	}
@@ -62,12 +66,15 @@ func (f *Factory) tableOrJSONClient() (ui.Format, *client.Client, error) {
 // apiClient builds the API client once per command, from the resolved target. The token is
 // required unless anonymous is true (health, login).
 func (f *Factory) apiClient(anonymous bool) (*client.Client, config.Resolved, error) {
-	r, err := f.resolveTarget()
+	r, err := f.resolveTarget(false)
 	if err != nil {
 		return nil, r, err
 	}
 	if r.Server == "" {
 		return nil, r, client.ErrNoServer
+	}
+	if _, err := client.ParseServerURL(r.Server); err != nil {
+		return nil, r, &usageError{err: fmt.Errorf("%w (from %s)", err, where(r.ServerFrom))}
 	}
 	if !anonymous && r.Token == "" && r.TokenErr != nil {
 		return nil, r, fmt.Errorf("cannot read the token of profile %q from %s (%s): run `smartx auth login` again or set SMARTX_TOKEN",
@@ -95,4 +102,15 @@ func absPath(p string) string {
 		return a
 	}
 	return p
+}
+
+// where names the origin of a setting for an error message.
+func where(from string) string {
+	switch from {
+	case "flag":
+		return "--server"
+	case "env":
+		return "SMARTX_SERVER"
+	}
+	return "the profile"
 }

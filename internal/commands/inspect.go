@@ -17,7 +17,8 @@ import (
 )
 
 type inspectOptions struct {
-	keys keySourceOptions
+	keys    keySourceOptions
+	summary bool
 }
 
 func newInspectCmd(f *Factory) *cobra.Command {
@@ -31,11 +32,17 @@ is decrypted and verified, and the readings are summarised: time span, record co
 per channel count/min/mean/max with a trend line, and the gaps longer than twice the
 sampling interval (the device's offline periods).
 
-Folders are searched for *.sxd files, ordered by device and sequence.
+Folders are searched for *.sxd files, ordered by device and sequence. A folder holding
+several devices' files takes one --bundle per device, or --fetch-keys: the keys of each
+device named in the files' headers are fetched from the platform, one request per device
+(needs devices:keys; each fetch is audited). --summary prints one line per file (serial,
+sequence, period, readings, intact or the damage class) and a total line.
 Exit status 1 when a file is damaged or cannot be read.`,
 		Example: `  smartx inspect capture/0042.sxd
   SMARTX_DEVICE_KEY=$(cat sx-00042.key) smartx inspect capture/
-  smartx inspect --key-file sx-00042.key -o json capture/0042.sxd`,
+  smartx inspect --key-file sx-00042.key -o json capture/0042.sxd
+  smartx inspect --fetch-keys --summary site-visit/
+  smartx inspect --bundle sx-00042.json --bundle sx-00043.json --summary site-visit/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("inspect needs at least one file or folder")
@@ -47,6 +54,7 @@ Exit status 1 when a file is damaged or cannot be read.`,
 		},
 	}
 	o.keys.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&o.summary, "summary", false, "one line per file and a total, for folders of many files")
 	return cmd
 }
 
@@ -55,16 +63,19 @@ func runInspect(ctx context.Context, f *Factory, o *inspectOptions, paths []stri
 	if err != nil {
 		return &usageError{err: err}
 	}
-	keys, err := o.keys.keys(ctx, f)
-	if err != nil {
-		return err
-	}
 	files, err := datafiles.Find(paths)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		return fmt.Errorf("no data files (*%s) under %s", datafiles.Extension, strings.Join(paths, ", "))
+	}
+	keys, err := o.keys.keys(ctx, f, files)
+	if err != nil {
+		return err
+	}
+	if o.summary {
+		return runInspectSummary(f, files, keys, format)
 	}
 	failed := 0
 	var docs []inspectionJSON
@@ -94,7 +105,7 @@ func runInspect(ctx context.Context, f *Factory, o *inspectOptions, paths []stri
 		fmt.Fprintf(f.IO.ErrOut, "chunks were not verified: %s\n", datafiles.KeyHint)
 	}
 	if failed > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "%d of %d files have a problem\n", failed, len(files))
+		fmt.Fprintf(f.IO.ErrOut, "%d of %s %s a problem\n", failed, ui.Plural(len(files), "file"), hasHave(failed))
 		return silentExit(exitFailure)
 	}
 	return nil
@@ -172,14 +183,19 @@ func renderInspection(w io.Writer, st *ui.Styles, in datafiles.Inspection, withK
 	return err
 }
 
+// hasHave agrees the verb with a count: "1 of 2 files has", "2 of 2 files have".
+func hasHave(n int) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
+}
+
 func sizeLine(in datafiles.Inspection) string {
 	h := in.Header
 	s := fmt.Sprintf("%s (header %d B", ui.HumanBytes(in.Size), h.Size)
 	if in.LayoutErr == nil {
-		s += fmt.Sprintf(", %d chunk", in.Layout.Chunks)
-		if in.Layout.Chunks != 1 {
-			s += "s"
-		}
+		s += ", " + ui.Plural(in.Layout.Chunks, "chunk")
 		s += fmt.Sprintf(" of up to %s, %s of readings", ui.HumanBytes(int64(h.ChunkSize)), ui.HumanBytes(in.Layout.PayloadBytes))
 	}
 	return s + ")"

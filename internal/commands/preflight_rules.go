@@ -54,7 +54,7 @@ func runPreflightRules(f *Factory, fs *pflag.FlagSet, o *preflightOptions) error
 		}
 		return cw.Flush()
 	}
-	tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "protocol", "destination", "name", "port", "purpose", "devices")
+	tbl := f.IO.NewTable("protocol", "destination", "name", "port", "purpose", "devices")
 	for _, fl := range flows {
 		tbl.Row(fl.Protocol, fl.Destination, fl.FQDN, portText(fl.Port), fl.Purpose, fl.Profile)
 	}

@@ -44,6 +44,12 @@ CSV and NDJSON stream straight from the server, whatever the range: no page limi
 memory, and a broken connection resumes by itself. --interval gives aggregates per bucket
 (mean, min, max, count); 1d buckets start at midnight in the site's time zone.
 
+--site pulls every device of the site (decommissioned ones included) in one stream with a
+device column: device by device in the order of their serials, each device's rows in time
+order (not merged by time: sort by the time column for that). --channel names are checked
+against the channels the device or site has in the range, and an unknown one is refused with
+the list of those that exist, before anything is written.
+
 The format is --format, else -o, else the --out file's extension, else a table on a
 terminal and CSV when piped. --plot draws a chart per channel on the terminal instead.
 Times accept RFC 3339, a date, "now", or relative: -7d, -12h. The range defaults to the
@@ -84,6 +90,16 @@ func runReadings(ctx context.Context, f *Factory, o *readingsOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.plot && o.out == "" {
+		for _, flag := range []struct{ name, value string }{{"-o", f.Global.Output}, {"--format", o.format}} {
+			if flag.value != "" {
+				return usageErrorf("--plot and %s %s cannot be used together: --plot draws charts on the terminal; add --out FILE to save the readings as well", flag.name, flag.value)
+			}
+		}
+		if o.wide {
+			return usageErrorf("--plot and --wide cannot be used together: --wide shapes exported rows; add --out FILE to save them as well")
+		}
+	}
 	loc, err := parseLocation(o.tz)
 	if err != nil {
 		return err
@@ -97,21 +113,26 @@ func runReadings(ctx context.Context, f *Factory, o *readingsOptions) error {
 		return err
 	}
 	q := client.ReadingsQuery{From: from, To: to, Channels: o.channels, Interval: interval}
+	whose := o.device
 	if o.site != "" {
 		if q.Site, err = resolveSiteID(ctx, c, o.site); err != nil {
 			return err
 		}
+		whose = fmt.Sprintf("site %q", o.site)
 	} else {
 		// The server takes an id or a serial, so a token with only readings:read names a meter
 		// by the serial on its label without the devices:read a lookup would need.
 		q.Device = o.device
+	}
+	if err := checkChannels(ctx, c, q, whose); err != nil {
+		return err
 	}
 
 	if o.plot && o.out == "" {
 		return plotReadings(ctx, f, c, q, loc)
 	}
 	write := func(w io.Writer) error {
-		progress := ui.NewProgress(f.IO.ErrOut, f.IO.CanRedrawErr(), "readings", "rows", 0)
+		progress := f.IO.NewProgress("readings", "row", 0)
 		defer progress.Done()
 		passThrough := !o.wide && loc == time.UTC && (format == readings.ExportCSV || format == readings.ExportNDJSON)
 		if passThrough {

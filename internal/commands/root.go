@@ -86,7 +86,7 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 	if isCobraUsageError(err) {
 		code = exitUsage
 	}
-	fmt.Fprintf(f.IO.ErrOut, "smartx: %s\n", errtext.Clean(firstLine(err.Error())))
+	fmt.Fprintf(f.IO.ErrOut, "smartx: %s\n", errtext.Clean(oneLine(err.Error())))
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(f.IO.ErrOut, "run '%s --help' for usage\n", cmd.CommandPath())
 	}
@@ -103,6 +103,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
   installers        smartx preflight             check the site's firewall lets the device out
   support           smartx inspect / decode      read the device's encrypted data files
   analysts          smartx readings              pull readings from the platform API
+  operators         smartx audit, smartx api     the transaction log; any API route
   everyone          smartx token, smartx auth    manage API access`,
 		Version:       buildinfo.Version(),
 		SilenceErrors: true,
@@ -129,6 +130,8 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour (also NO_COLOR=1)")
 	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "show more detail")
 
+	root.SuggestionsMinimumDistance = 2
+	defer guardParents(root)
 	root.AddCommand(
 		newVersionCmd(f),
 		newPreflightCmd(f),
@@ -141,7 +144,10 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newSiteCmd(f),
 		newDeviceCmd(f),
 		newUserCmd(f),
+		newAuditCmd(f),
+		newAPICmd(f),
 	)
+	registerCompletions(root, f)
 	return root
 }
 
@@ -157,9 +163,53 @@ func isCobraUsageError(err error) bool {
 	return false
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+// oneLine keeps the first line of an error, but for cobra's unknown command error, whose
+// suggestions ("Did you mean this?") follow on other lines: they join the line.
+func oneLine(s string) string {
+	first, rest, _ := strings.Cut(s, "\n")
+	if !strings.HasPrefix(first, "unknown command") {
+		return first
 	}
-	return s
+	var suggestions []string
+	for _, line := range strings.Split(rest, "\n") {
+		if strings.HasPrefix(line, "\t") && strings.TrimSpace(line) != "" {
+			suggestions = append(suggestions, strings.TrimSpace(line))
+		}
+	}
+	return first + didYouMean(suggestions)
+}
+
+// didYouMean ends an unknown command error: `: did you mean "readings"?`.
+func didYouMean(suggestions []string) string {
+	if len(suggestions) == 0 {
+		return ""
+	}
+	return ": did you mean " + quoteList(suggestions) + "?"
+}
+
+// groupAnnotation marks a command that only groups others (its help is its output).
+const groupAnnotation = "smartx:group"
+
+// guardParents makes every command that only groups others (device, site, token...) refuse an
+// unknown subcommand with a suggestion, instead of printing its help and exiting 0; alone, it
+// still prints its help.
+func guardParents(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		guardParents(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[groupAnnotation] = "true"
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return &usageError{err: fmt.Errorf("unknown command %q for %q%s", args[0], cmd.CommandPath(), didYouMean(cmd.SuggestionsFor(args[0])))}
+	}
 }

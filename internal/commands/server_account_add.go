@@ -55,7 +55,7 @@ func renderServerAccounts(f *Factory, format ui.Format, accs []server.Account) e
 		}
 		return ui.WriteJSON(f.IO.Out, out)
 	}
-	t := ui.NewTable(f.IO.Out, f.IO.Styles(), "ID", "NAME", "CREATED")
+	t := f.IO.NewTable("ID", "NAME", "CREATED")
 	for _, a := range accs {
 		t.Row(a.ID, a.Name, a.CreatedAt.Format(time.RFC3339))
 	}

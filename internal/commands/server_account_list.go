@@ -8,9 +8,10 @@ import (
 
 func newServerAccountListCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List the accounts",
-		Args:  noArgs,
+		Use:     "list",
+		Short:   "List the accounts",
+		Example: `  smartx server account list --data-dir /var/lib/smartx`,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
 			if err != nil {

@@ -108,6 +108,8 @@ func newServerBackupVerifyCmd(f *Factory, opts *serverBackupOptions) *cobra.Comm
 decrypts and authenticates under the backup key, and that the content is sound (SQLite:
 PRAGMA integrity_check on a decrypted copy in a private temporary directory, removed after;
 PostgreSQL: pg_restore --list of the archive, when pg_restore is installed).`,
+		Example: `  smartx server backup verify /var/backups/smartx/smartx-sqlite-20261202T020000123Z.sxbk --master-key-file /etc/smartx/master.key
+  smartx server backup verify backup.sxbk --backup-key-file backup.key -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErrorf("name the backup to verify: smartx server backup verify FILE")

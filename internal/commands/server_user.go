@@ -67,7 +67,7 @@ func renderServerUsers(f *Factory, format ui.Format, users []server.User, genera
 		}
 		return ui.WriteJSON(f.IO.Out, out)
 	}
-	t := ui.NewTable(f.IO.Out, f.IO.Styles(), "ID", "ACCOUNT", "EMAIL", "ROLE", "2FA", "STATE", "CREATED")
+	t := f.IO.NewTable("ID", "ACCOUNT", "EMAIL", "ROLE", "2FA", "STATE", "CREATED")
 	for _, u := range users {
 		state := "active"
 		if u.Disabled() {

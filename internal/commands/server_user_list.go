@@ -11,7 +11,9 @@ func newServerUserListCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--account ID]",
 		Short: "List users, of one account or of all",
-		Args:  noArgs,
+		Example: `  smartx server user list --data-dir /var/lib/smartx
+  smartx server user list --data-dir /var/lib/smartx --account acc_3kq1 -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
 			if err != nil {

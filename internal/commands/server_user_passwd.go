@@ -13,7 +13,9 @@ func newServerUserPasswdCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "passwd --email E [--password-stdin]",
 		Short: "Set a user's password and end their sessions; generates one unless piped in",
-		Args:  noArgs,
+		Example: `  smartx server user passwd --data-dir /var/lib/smartx --email ops@acme.example
+  smartx server user passwd --data-dir /var/lib/smartx --email ops@acme.example --password-stdin < new.txt`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
 			if err != nil {

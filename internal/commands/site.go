@@ -19,7 +19,7 @@ func newSiteCmd(f *Factory) *cobra.Command {
 		Long: `Sites are the buildings where devices are installed. Everywhere a site is asked for, its id
 (sit_...) or its unique name works: --site "Paris HQ".`,
 	}
-	cmd.AddCommand(newSiteCreateCmd(f), newSiteListCmd(f), newSiteShowCmd(f))
+	cmd.AddCommand(newSiteCreateCmd(f), newSiteListCmd(f), newSiteShowCmd(f), newSiteUpdateCmd(f), newSiteDeleteCmd(f))
 	return cmd
 }
 
@@ -75,7 +75,9 @@ func newSiteListCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the sites you can see",
-		Args:  noArgs,
+		Example: `  smartx site list
+  smartx site list -o csv > sites.csv`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON, ui.FormatCSV)
 			if err != nil {
@@ -111,7 +113,8 @@ func newSiteListCmd(f *Factory) *cobra.Command {
 				fmt.Fprintln(f.IO.ErrOut, "no sites: create one with `smartx site create --name NAME`")
 				return nil
 			}
-			tbl := ui.NewTable(f.IO.Out, f.IO.Styles(), "id", "name", "time zone", "address", "created")
+			tbl := f.IO.NewTable("id", "name", "time zone", "address", "created")
+			tbl.KeepWhole(0)
 			for _, s := range sites {
 				tbl.Row(s.ID, s.Name, s.TimeZone, s.Address, formatDate(s.CreatedAt))
 			}
@@ -122,9 +125,10 @@ func newSiteListCmd(f *Factory) *cobra.Command {
 
 func newSiteShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID|NAME",
-		Short: "Show a site and its devices",
-		Args:  exactArgs(1, "a site id or name"),
+		Use:     "show ID|NAME",
+		Short:   "Show a site and its devices",
+		Example: `  smartx site show "Paris HQ"`,
+		Args:    exactArgs(1, "a site id or name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			format, c, err := f.tableOrJSONClient()
@@ -167,7 +171,7 @@ func newSiteShowCmd(f *Factory) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintln(f.IO.Out)
-			return renderDeviceTable(f, devices)
+			return renderDeviceTable(f, devices, siteNameMap{site.ID: site.Name})
 		},
 	}
 }

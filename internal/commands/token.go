@@ -67,6 +67,7 @@ func formatOptionalDate(t *time.Time) string {
 	return formatDate(*t)
 }
 
+// sitesText lists the sites a token is restricted to as the user named them; none means all.
 func sitesText(sites []string) string {
 	if len(sites) == 0 {
 		return "all"

@@ -100,7 +100,7 @@ func runTokenCreate(ctx context.Context, f *Factory, o *tokenCreateOptions) erro
 	}
 	es := f.IO.ErrStyles()
 	fmt.Fprintf(f.IO.ErrOut, "%s Token %s %q created: %s, sites %s, expires %s\n", es.OK("✓"), tok.ID, tok.Name,
-		api.JoinScopes(tok.Scopes), sitesText(tok.Sites), formatDate(tok.ExpiresAt))
+		api.JoinScopes(tok.Scopes), sitesText(o.sites), formatDate(tok.ExpiresAt))
 	fmt.Fprintf(f.IO.ErrOut, "%s this is the only time the secret is shown: store it now (the server keeps only a hash)\n", es.Warn("!"))
 	_, err = fmt.Fprintln(f.IO.Out, tok.Secret)
 	return err

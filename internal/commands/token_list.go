@@ -20,7 +20,12 @@ func newTokenListCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens (metadata only: secrets are never shown again)",
-		Args:  noArgs,
+		Long: `List your API tokens (--all: every user's, with the admin scope), with their owner, scopes,
+the sites they are restricted to (by name), expiry, last use and status.`,
+		Example: `  smartx token list
+  smartx token list --all --kind all
+  smartx token list -o json | jq -r '.[] | select(.revoked | not) | .name'`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTokenList(cmd.Context(), f, o)
 		},
@@ -60,7 +65,9 @@ func runTokenList(ctx context.Context, f *Factory, o *tokenListOptions) error {
 	}
 	st := f.IO.Styles()
 	now := f.Now()
-	tbl := ui.NewTable(f.IO.Out, st, "id", "name", "scopes", "sites", "created", "expires", "last used", "status")
+	sites, owners := siteNames(ctx, c), userEmails(ctx, c, o.all)
+	tbl := f.IO.NewTable("id", "name", "owner", "scopes", "sites", "created", "expires", "last used", "status")
+	tbl.KeepWhole(0)
 	for _, t := range toks {
 		status := tokenStatus(t, now)
 		switch status {
@@ -69,7 +76,7 @@ func runTokenList(ctx context.Context, f *Factory, o *tokenListOptions) error {
 		default:
 			status = st.Muted(status)
 		}
-		tbl.Row(t.ID, t.Name, api.JoinScopes(t.Scopes), sitesText(t.Sites), formatDate(t.CreatedAt), formatDate(t.ExpiresAt), formatOptionalDate(t.LastUsedAt), status)
+		tbl.Row(t.ID, t.Name, owners.label(t.UserID), api.JoinScopes(t.Scopes), sites.labels(t.Sites), formatDate(t.CreatedAt), formatDate(t.ExpiresAt), formatOptionalDate(t.LastUsedAt), status)
 	}
 	if tbl.Len() == 0 {
 		_, err := f.IO.ErrOut.Write([]byte("no tokens: create one with `smartx token create`\n"))

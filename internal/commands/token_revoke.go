@@ -18,7 +18,11 @@ func newTokenRevokeCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token at once: its next request is refused",
-		Args:  exactArgs(1, "the token id (tok_...)"),
+		Long: `Revoke a token: the very next request that presents it is refused. On a terminal you are
+asked to confirm; elsewhere --yes is required.`,
+		Example: `  smartx token revoke tok_2Qx8dTq1
+  smartx token list -o json | jq -r '.[] | select(.name == "ci") | .id' | xargs smartx token revoke --yes`,
+		Args: exactArgs(1, "the token id (tok_...)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTokenRevoke(cmd.Context(), f, o, args[0])
 		},

@@ -13,9 +13,10 @@ import (
 
 func newTokenShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one token's metadata",
-		Args:  exactArgs(1, "the token id (tok_...)"),
+		Use:     "show ID",
+		Short:   "Show one token's metadata",
+		Example: `  smartx token show tok_2Qx8dTq1`,
+		Args:    exactArgs(1, "the token id (tok_...)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTokenShow(cmd.Context(), f, args[0])
 		},
@@ -39,9 +40,13 @@ func runTokenShow(ctx context.Context, f *Factory, id string) error {
 	row("id", t.ID)
 	row("name", t.Name)
 	row("kind", string(t.Kind))
-	row("user", t.UserID)
+	owners := userEmails(ctx, c, false)
+	if owners[t.UserID] == "" { // another user's token (admin): the list names them
+		owners = userEmails(ctx, c, true)
+	}
+	row("owner", owners.label(t.UserID))
 	row("scopes", api.JoinScopes(t.Scopes))
-	row("sites", sitesText(t.Sites))
+	row("sites", siteNames(ctx, c).labels(t.Sites))
 	row("created", formatDate(t.CreatedAt))
 	row("expires", formatDate(t.ExpiresAt))
 	row("last used", formatOptionalDate(t.LastUsedAt))

@@ -21,7 +21,9 @@ func newVersionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the smartx version, commit and build date",
-		Args:  noArgs,
+		Example: `  smartx version
+  smartx version -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := ui.ParseFormat(f.Global.Output, ui.FormatTable, ui.FormatJSON)
 			if err != nil {

@@ -180,6 +180,39 @@ type Resolved struct {
 	TokenStore string
 	// TokenErr is why the profile's token could not be read from the credential store.
 	TokenErr error
+	// ProfileFrom says where the profile's name came from: "flag", "env", "current" (the
+	// file's current profile) or "default".
+	ProfileFrom string
+}
+
+// UnknownProfileError is a profile named on the command line or in SMARTX_PROFILE that the
+// configuration does not hold: most often a typo.
+type UnknownProfileError struct {
+	Name  string
+	From  string   // "flag" or "env"
+	Known []string // the profiles that exist, sorted
+}
+
+// Error names the profiles that exist, or how to create one.
+func (e *UnknownProfileError) Error() string {
+	where := "--profile"
+	if e.From == "env" {
+		where = "SMARTX_PROFILE"
+	}
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("%s %s: there is no profile yet: create it with `smartx auth login --profile %s`", where, e.Name, e.Name)
+	}
+	return fmt.Sprintf("%s %s: no such profile: the profiles are %s (`smartx auth login --profile %s` creates it)", where, e.Name, strings.Join(e.Known, ", "), e.Name)
+}
+
+// RequireProfile returns an *UnknownProfileError when r's profile was named explicitly (by
+// flag or environment) and does not exist; a profile chosen by default may be missing (the
+// environment alone may say which server and token to use).
+func (f *File) RequireProfile(r Resolved) error {
+	if r.Profile != nil || (r.ProfileFrom != "flag" && r.ProfileFrom != "env") {
+		return nil
+	}
+	return &UnknownProfileError{Name: r.ProfileName, From: r.ProfileFrom, Known: f.Names()}
 }
 
 // Resolve applies the precedence flags > environment > profile to the server URL, the CA file
@@ -190,7 +223,17 @@ func (f *File) Resolve(in Inputs) (Resolved, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	r := Resolved{ProfileName: firstNonEmpty(in.ProfileFlag, getenv("SMARTX_PROFILE"), f.Current, DefaultProfile)}
+	r := Resolved{}
+	r.ProfileName, r.ProfileFrom = in.ProfileFlag, "flag"
+	switch {
+	case r.ProfileName != "":
+	case getenv("SMARTX_PROFILE") != "":
+		r.ProfileName, r.ProfileFrom = getenv("SMARTX_PROFILE"), "env"
+	case f.Current != "":
+		r.ProfileName, r.ProfileFrom = f.Current, "current"
+	default:
+		r.ProfileName, r.ProfileFrom = DefaultProfile, "default"
+	}
 	if err := ValidateName(r.ProfileName); err != nil {
 		return r, err
 	}
@@ -224,13 +267,4 @@ func pick(flag, env, profile string) (string, string) {
 		return profile, "profile"
 	}
 	return "", ""
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,5 +89,43 @@ func TestResolveRejectsBadProfileName(t *testing.T) {
 	f := &File{}
 	if _, err := f.Resolve(Inputs{ProfileFlag: "../etc", Getenv: env(nil)}); err == nil {
 		t.Fatal("a path-like profile name was accepted")
+	}
+}
+
+func TestRequireProfileNamesTheProfilesThatExist(t *testing.T) {
+	f := &File{Current: "prod", Profiles: map[string]*Profile{"prod": {Server: "https://a.example"}, "staging": {Server: "https://b.example"}}}
+	tests := []struct {
+		name    string
+		in      Inputs
+		wantErr string
+	}{
+		{"typo on the command line", Inputs{ProfileFlag: "prd", Getenv: env(nil)}, "--profile prd: no such profile: the profiles are prod, staging (`smartx auth login --profile prd` creates it)"},
+		{"typo in the environment", Inputs{Getenv: env(map[string]string{"SMARTX_PROFILE": "stagin"})}, "SMARTX_PROFILE stagin: no such profile: the profiles are prod, staging"},
+		{"an existing profile", Inputs{ProfileFlag: "staging", Getenv: env(nil)}, ""},
+		{"the current one", Inputs{Getenv: env(nil)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := f.Resolve(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.RequireProfile(r)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("RequireProfile = %v", err)
+				}
+				return
+			}
+			var ue *UnknownProfileError
+			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Fatalf("RequireProfile = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	empty := &File{Profiles: map[string]*Profile{}}
+	r, _ := empty.Resolve(Inputs{Getenv: env(nil)})
+	if err := empty.RequireProfile(r); err != nil {
+		t.Fatalf("the default profile may be missing (the environment may say it all): %v", err)
 	}
 }

@@ -76,9 +76,48 @@ func Inspect(f File, keys aescodec.KeyLookup) Inspection {
 var ErrNoKey = errors.New("no device key given")
 
 // KeyHint is the advice for ErrNoKey, shared by every command that needs a key.
-const KeyHint = "give the device key with --key-file FILE, --bundle FILE, --device SERIAL (from the platform) or SMARTX_DEVICE_KEY (64 hex digits)"
+const KeyHint = "give the device key with --key-file FILE, --bundle FILE (repeatable), --device SERIAL or --fetch-keys (from the platform), or SMARTX_DEVICE_KEY (64 hex digits)"
 
 // NoKeyError reports that a file cannot be decoded without its device's key.
 func NoKeyError(f File) error {
 	return fmt.Errorf("%w for %s: %s", ErrNoKey, f.Header.Serial, KeyHint)
+}
+
+// Damage classes of a file, as Damage names them: the platform's refusal reasons
+// (api.RejectReason, docs/file-format.md section 8) and two that only a reader has.
+const (
+	DamageNone    = ""
+	DamageNoKey   = "no_key"     // its device's key was not given: not verified
+	DamageIOError = "unreadable" // the file could not be read at all
+)
+
+// Damage names the class of err, an Inspection's or Decoded's error: wrong_key, truncated,
+// chunk_corrupt, header_tampered, header_malformed, not_a_data_file, unsupported_version,
+// trailing_data, payload_malformed, no_key or unreadable; DamageNone for nil.
+func Damage(err error) string {
+	if err == nil {
+		return DamageNone
+	}
+	classes := []struct {
+		target error
+		class  string
+	}{
+		{ErrNoKey, DamageNoKey},
+		{aescodec.ErrKeyNotFound, DamageNoKey},
+		{aescodec.ErrNotDataFile, "not_a_data_file"},
+		{aescodec.ErrUnsupportedVersion, "unsupported_version"},
+		{aescodec.ErrHeaderMalformed, "header_malformed"},
+		{aescodec.ErrWrongKey, "wrong_key"},
+		{aescodec.ErrHeaderTampered, "header_tampered"},
+		{aescodec.ErrChunkCorrupt, "chunk_corrupt"},
+		{aescodec.ErrTruncated, "truncated"},
+		{aescodec.ErrTrailingData, "trailing_data"},
+		{aescodec.ErrPayloadMalformed, "payload_malformed"},
+	}
+	for _, c := range classes {
+		if errors.Is(err, c.target) {
+			return c.class
+		}
+	}
+	return DamageIOError
 }

@@ -148,7 +148,9 @@ func NewExporter(w io.Writer, format ExportFormat, opts ExportOptions) (*Exporte
 		b = e.pad(b, "DEVICE", e.deviceW)
 		if opts.Wide {
 			for _, c := range opts.Columns {
-				b = e.padLeft(b, strings.ToUpper(columnTitle(c)), max(valueWidth, len(columnTitle(c))))
+				// The name is a title; the unit keeps its case: "MAIN_ENERGY [Wh]", not "[WH]".
+				title := strings.ToUpper(c.Name) + strings.TrimPrefix(columnTitle(c), c.Name)
+				b = e.padLeft(b, title, max(valueWidth, len(title)))
 			}
 		} else {
 			b = e.pad(b, "CHANNEL", e.channelW)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -180,5 +181,21 @@ func TestExporterWriteFromMatchesWrite(t *testing.T) {
 				t.Fatalf("Write gave\n%s\nWriteFrom gave\n%s", a.String(), b.String())
 			}
 		})
+	}
+}
+
+// A wide table's titles are upper case, but a unit keeps its case: Wh, not WH.
+func TestExporterWideTextKeepsUnits(t *testing.T) {
+	var buf bytes.Buffer
+	e, err := NewExporter(&buf, ExportText, ExportOptions{Wide: true, Columns: []Channel{{Name: "main_energy", Unit: "Wh"}, {Name: "voltage", Unit: "V", Resolution: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	header := strings.SplitN(buf.String(), "\n", 2)[0]
+	if !strings.Contains(header, "MAIN_ENERGY [Wh]") || !strings.Contains(header, "VOLTAGE [V]") {
+		t.Fatalf("header %q: the units lost their case", header)
 	}
 }

@@ -78,10 +78,23 @@ func Sparkline(values []float64) string {
 	return b.String()
 }
 
-// Plural writes a count with its noun, adding an s unless the count is one: "1 file", "7 files".
-func Plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
+// Plural writes a count with its noun, plural unless the count is one: "1 file", "7 files",
+// "1 entry", "3 entries". It is the one place smartx pluralises.
+func Plural[N int | int64 | uint64](n N, noun string) string {
+	return fmt.Sprintf("%d %s", n, PluralNoun(n, noun))
+}
+
+// PluralNoun returns noun as it reads after the count n: "file" for 1, "files" otherwise.
+// Nouns ending in a consonant and y take -ies, those ending in s, x, ch or sh take -es.
+func PluralNoun[N int | int64 | uint64](n N, noun string) string {
+	if n == 1 || noun == "" {
+		return noun
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	switch {
+	case strings.HasSuffix(noun, "y") && len(noun) > 1 && !strings.ContainsRune("aeiou", rune(noun[len(noun)-2])):
+		return noun[:len(noun)-1] + "ies"
+	case strings.HasSuffix(noun, "s"), strings.HasSuffix(noun, "x"), strings.HasSuffix(noun, "ch"), strings.HasSuffix(noun, "sh"):
+		return noun + "es"
+	}
+	return noun + "s"
 }

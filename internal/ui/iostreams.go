@@ -31,6 +31,7 @@ type IOStreams struct {
 	colorDisabled        bool
 	width                int
 	outFile              *os.File      // the file behind Out, to ask the terminal's width
+	screen               screen        // progress and live lines on stderr, erased before stdout prints
 	inReader             *bufio.Reader // reads In line by line for prompts
 	getenv               func(string) string
 }
@@ -52,6 +53,7 @@ func System() *IOStreams {
 		outFile:   os.Stdout,
 		getenv:    os.Getenv,
 	}
+	s.Out = &outWriter{w: s.Out, s: s, screen: &s.screen}
 	// https://no-color.org: any non-empty value disables colour; a dumb terminal cannot show it.
 	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		s.colorDisabled = true
@@ -62,7 +64,9 @@ func System() *IOStreams {
 // Test returns streams backed by buffers, none of them a terminal, for tests.
 func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: out, ErrOut: errOut, width: 100, getenv: func(string) string { return "" }}, in, out, errOut
+	s = &IOStreams{In: in, ErrOut: errOut, width: 100, getenv: func(string) string { return "" }}
+	s.Out = &outWriter{w: out, s: s, screen: &s.screen}
+	return s, in, out, errOut
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -115,12 +119,8 @@ func (s *IOStreams) TerminalWidth() int {
 	if s.width > 0 {
 		return s.width
 	}
-	f, ok := s.Out.(*os.File)
-	if !ok {
-		f = s.outFile
-	}
-	if f != nil && s.outTTY {
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+	if s.outFile != nil && s.outTTY {
+		if w, _, err := term.GetSize(int(s.outFile.Fd())); err == nil && w > 0 {
 			return w
 		}
 	}
@@ -132,3 +132,40 @@ func (s *IOStreams) Styles() *Styles { return NewStyles(s.Out, s.ColorEnabled())
 
 // ErrStyles returns the styles for ErrOut.
 func (s *IOStreams) ErrStyles() *Styles { return NewStyles(s.ErrOut, s.ErrColorEnabled()) }
+
+// SetWidth fixes the terminal width (tests; 0 asks the terminal again).
+func (s *IOStreams) SetWidth(w int) { s.width = w }
+
+// NewProgress starts a progress line on ErrOut, drawn only when ErrOut is a terminal that can
+// redraw in place (CanRedrawErr). The first
+// write to Out on the same terminal erases it, so no stale progress line is ever left above a
+// table or a result. noun is singular ("file", "row").
+func (s *IOStreams) NewProgress(label, noun string, total int64) *Progress {
+	p := NewProgress(s.ErrOut, s.CanRedrawErr(), label, noun, total)
+	if p.enabled {
+		p.screen = &s.screen
+		s.screen.add(p)
+	}
+	return p
+}
+
+// NewLiveLines starts a block of live lines on ErrOut (see LiveLines), erased like a progress
+// line before anything is written to Out.
+func (s *IOStreams) NewLiveLines() *LiveLines {
+	l := NewLiveLines(s.ErrOut, s.CanRedrawErr(), s.TerminalWidth())
+	if l.enabled {
+		l.screen = &s.screen
+		s.screen.add(l)
+	}
+	return l
+}
+
+// NewTable returns a table on Out that fits the terminal's width when Out is a terminal
+// (cells are truncated with an ellipsis, as gh does); piped, every cell is whole.
+func (s *IOStreams) NewTable(header ...string) *Table {
+	t := NewTable(s.Out, s.Styles(), header...)
+	if s.outTTY {
+		t.SetWidth(s.TerminalWidth())
+	}
+	return t
+}

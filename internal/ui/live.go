@@ -16,15 +16,17 @@ var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 // goes on (a check running, then its result). When disabled (not a terminal) it draws nothing, so
 // the caller prints its stable output afterwards.
 type LiveLines struct {
-	mu      sync.Mutex
-	w       io.Writer
-	enabled bool
-	width   int
-	lines   []liveLine
-	drawn   int
-	frame   int
-	stop    chan struct{}
-	done    chan struct{}
+	mu        sync.Mutex
+	w         io.Writer
+	enabled   bool
+	animating bool
+	width     int
+	screen    *screen // set by IOStreams.NewLiveLines
+	lines     []liveLine
+	drawn     int
+	frame     int
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 type liveLine struct {
@@ -37,6 +39,7 @@ type liveLine struct {
 func NewLiveLines(w io.Writer, enabled bool, width int) *LiveLines {
 	l := &LiveLines{w: w, enabled: enabled, width: width}
 	if enabled {
+		l.animating = true
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
 		go l.animate()
 	}
@@ -45,11 +48,11 @@ func NewLiveLines(w io.Writer, enabled bool, width int) *LiveLines {
 
 // Set replaces line i (growing the block as needed). A running line shows a spinner.
 func (l *LiveLines) Set(i int, text string, running bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.enabled {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for len(l.lines) <= i {
 		l.lines = append(l.lines, liveLine{})
 	}
@@ -80,13 +83,27 @@ func (l *LiveLines) Println(text string) {
 
 // Clear stops the animation and erases the block, leaving the cursor where the block began.
 func (l *LiveLines) Clear() {
+	if l.screen != nil {
+		l.screen.remove(l)
+	}
+	l.mu.Lock()
+	animating := l.animating
+	l.animating = false
+	l.mu.Unlock()
+	if animating {
+		close(l.stop)
+		<-l.done
+	}
+	l.suspend()
+}
+
+// suspend erases the block and stops drawing it (transient); Println still prints.
+func (l *LiveLines) suspend() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.enabled {
 		return
 	}
-	close(l.stop)
-	<-l.done
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.drawn > 0 {
 		fmt.Fprintf(l.w, "\x1b[%dA", l.drawn)
 		for i := 0; i < l.drawn; i++ {
@@ -109,7 +126,9 @@ func (l *LiveLines) animate() {
 		case <-t.C:
 			l.mu.Lock()
 			l.frame++
-			l.redraw()
+			if l.enabled {
+				l.redraw()
+			}
 			l.mu.Unlock()
 		}
 	}

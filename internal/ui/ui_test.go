@@ -182,7 +182,7 @@ func TestSparkline(t *testing.T) {
 
 func TestProgressSilentWhenDisabled(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, false, "decode", "files", 3)
+	p := NewProgress(&buf, false, "decode", "file", 3)
 	p.Add(1)
 	p.Done()
 	if buf.Len() != 0 {
@@ -192,11 +192,14 @@ func TestProgressSilentWhenDisabled(t *testing.T) {
 
 func TestProgressDrawsOnTerminal(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, true, "decode", "files", 4)
+	p := NewProgress(&buf, true, "decode", "file", 4)
 	p.Add(2)
 	p.Done()
 	if !strings.Contains(buf.String(), "2/4 files") {
 		t.Fatalf("progress line = %q", buf.String())
+	}
+	if !strings.HasSuffix(buf.String(), "\r\x1b[2K") {
+		t.Fatalf("Done left %q: it must erase the line", buf.String())
 	}
 }
 
@@ -223,10 +226,95 @@ func TestLiveLinesRedrawInPlace(t *testing.T) {
 }
 
 func TestPlural(t *testing.T) {
-	for n, want := range map[int]string{0: "0 files", 1: "1 file", 7: "7 files"} {
-		if got := Plural(n, "file"); got != want {
-			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+	tests := []struct {
+		n    int
+		noun string
+		want string
+	}{
+		{0, "file", "0 files"},
+		{1, "file", "1 file"},
+		{7, "file", "7 files"},
+		{1, "row", "1 row"},
+		{2, "entry", "2 entries"},
+		{2, "day", "2 days"},
+		{3, "match", "3 matches"},
+		{1, "entry", "1 entry"},
+	}
+	for _, tt := range tests {
+		if got := Plural(tt.n, tt.noun); got != tt.want {
+			t.Errorf("Plural(%d, %q) = %q, want %q", tt.n, tt.noun, got, tt.want)
 		}
+	}
+	if got := Plural(int64(1), "reading"); got != "1 reading" {
+		t.Errorf("Plural(int64) = %q", got)
+	}
+}
+
+func TestHeaderTextKeepsUnits(t *testing.T) {
+	for in, want := range map[string]string{"main_energy [Wh]": "MAIN_ENERGY [Wh]", "key id": "KEY ID", "voltage [0.1 V]": "VOLTAGE [0.1 V]"} {
+		if got := HeaderText(in); got != want {
+			t.Errorf("HeaderText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A table wider than the terminal: the narrow columns stay whole, the wide ones share the rest
+// and end with an ellipsis; a column kept whole (an id) is never cut.
+func TestTableFitsTheWidth(t *testing.T) {
+	var buf bytes.Buffer
+	tbl := NewTable(&buf, NewStyles(&buf, false), "id", "name", "address", "state")
+	tbl.Row("sit_0123456789abcdef", "Paris HQ", "1 rue de Rivoli, 75001 Paris, France, second floor, room 12", "ok")
+	tbl.Row("sit_fedcba9876543210", "A very long site name that goes on and on", "-", "ok")
+	tbl.SetWidth(60)
+	tbl.KeepWhole(0)
+	if err := tbl.Render(); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		if w := len([]rune(line)); w > 60 {
+			t.Errorf("line of %d columns in a 60-column terminal: %q", w, line)
+		}
+		if !strings.HasPrefix(line, "ID") && !strings.HasPrefix(line, "sit_") {
+			t.Errorf("the id column was cut: %q", line)
+		}
+	}
+	golden(t, "table-fit.golden", buf.Bytes())
+
+	buf.Reset()
+	tbl.SetWidth(0)
+	if err := tbl.Render(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "…") {
+		t.Errorf("a table without a width limit was truncated:\n%s", buf.String())
+	}
+}
+
+// The progress line is erased before anything reaches stdout on the same terminal, and Done
+// leaves nothing behind: no stale "readings 1 rows" above a table.
+func TestProgressErasedBeforeStdout(t *testing.T) {
+	s, _, out, errOut := Test()
+	s.SetTTY(false, true, true)
+	p := s.NewProgress("readings", "row", 0)
+	p.now = func() time.Time { return p.start.Add(time.Second) }
+	p.Add(1)
+	if !strings.Contains(errOut.String(), "readings 1 row ") {
+		t.Fatalf("progress line = %q, want the singular", errOut.String())
+	}
+	drawn := errOut.Len()
+	if _, err := s.Out.Write([]byte("TIME  DEVICE\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := errOut.String()[drawn:]; got != "\r\x1b[2K" {
+		t.Fatalf("before stdout printed, stderr got %q, want the line erased", got)
+	}
+	p.Add(5)
+	p.Done()
+	if errOut.Len() != drawn+len("\r\x1b[2K") {
+		t.Fatalf("the progress drew again after stdout printed: %q", errOut.String())
+	}
+	if out.String() != "TIME  DEVICE\n" {
+		t.Fatalf("stdout = %q", out.String())
 	}
 }
 
