@@ -177,6 +177,21 @@ type AuditFilter struct {
 	Limit       int    // 1..1000; 0 means 100
 }
 
+// Audit page size bounds.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// PageLimit is the number of entries a page of f holds: Limit, DefaultAuditLimit when it is
+// not set, never more than MaxAuditLimit.
+func (f AuditFilter) PageLimit() int {
+	if f.Limit <= 0 {
+		return DefaultAuditLimit
+	}
+	return min(f.Limit, MaxAuditLimit)
+}
+
 // AuditPage is one page of audit entries and the cursor of the next, "" at the end.
 type AuditPage struct {
 	Entries    []AuditEntry

@@ -57,22 +57,12 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	return mapErr("append audit log", err)
 }
 
-// Audit page size bounds.
-const (
-	defaultAuditLimit = 100
-	maxAuditLimit     = 1000
-)
-
 // ListAudit implements store.AuditStore with keyset pagination on (time, seq), newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) (store.AuditPage, error) {
 	if f.AccountID == "" {
 		return store.AuditPage{}, fmt.Errorf("list audit log: an account is required")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultAuditLimit
-	}
-	limit = min(limit, maxAuditLimit)
+	limit := f.PageLimit()
 	var c conditions
 	c.add("account_id = ?", f.AccountID)
 	if !f.From.IsZero() {
