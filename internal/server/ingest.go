@@ -355,15 +355,9 @@ func (s *Service) ingest(ctx context.Context, up *upload, u *uploader) (IngestRe
 	}
 	result := IngestResult{DeviceID: u.id, Sequence: h.Sequence}
 
-	// A file seen before is answered without decoding it again.
-	known, err := s.st.DataFile(ctx, u.accountID, u.id, h.Sequence)
-	switch {
-	case err == nil:
-		return s.againOrConflict(ctx, up, u, known, result)
-	case !errors.Is(err, store.ErrNotFound):
-		return IngestResult{}, err
-	}
-
+	// No lookup first: a file seen before is rare (an answer lost on the way back), and on
+	// PostgreSQL the lookup would cost every upload a round trip. The store finds the sequence
+	// taken, before or after decoding, and the stored record then decides.
 	err = s.st.StoreFile(ctx, u.accountID, u.id, h.Sequence, func(sink store.SegmentSink) (store.DataFile, error) {
 		sealer := &segmentSealer{ctx: ctx, svc: s, accountID: u.accountID, deviceID: u.id, sequence: h.Sequence, inner: sink, tags: map[string][]byte{}}
 		f, err := s.decode(ctx, up, u, sealer)
@@ -373,8 +367,9 @@ func (s *Service) ingest(ctx context.Context, up *upload, u *uploader) (IngestRe
 	switch {
 	case err == nil:
 		return result, nil
-	case errors.Is(err, store.ErrConflict): // stored meanwhile by a concurrent upload
-		if known, err = s.st.DataFile(ctx, u.accountID, u.id, h.Sequence); err != nil {
+	case errors.Is(err, store.ErrConflict): // stored before, or meanwhile by a concurrent upload
+		known, err := s.st.DataFile(ctx, u.accountID, u.id, h.Sequence)
+		if err != nil {
 			return IngestResult{}, err
 		}
 		return s.againOrConflict(ctx, up, u, known, result)

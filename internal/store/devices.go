@@ -249,13 +249,15 @@ type DeviceStore interface {
 type FileStore interface {
 	// DataFile returns the record of the device's file with that sequence.
 	DataFile(ctx context.Context, accountID, deviceID string, sequence uint64) (DataFile, error)
-	// StoreFile stores a data file of the device in one transaction. It first checks that the
-	// device is in service (else ErrDecommissioned or ErrNotFound) and that it has no file with
-	// that sequence (else ErrConflict), before decode runs. decode streams the file's readings
-	// into the sink and returns the file's record; the record and the device's new stats are
-	// then stored and the transaction committed. An error from decode rolls everything back and
-	// is returned unchanged. decode runs inside the write transaction: it must read from
-	// memory or a local file, never from a client.
+	// StoreFile stores a data file of the device in one transaction, and nothing unless the
+	// device is in service (else ErrDecommissioned or ErrNotFound) and has no file with that
+	// sequence (else ErrConflict). A store may find those before or after decode runs (the
+	// PostgreSQL store decodes a file that fits in one batch first, to store it in one round
+	// trip): a caller that wants to spare the decoding of a file seen before looks it up first.
+	// decode streams the file's readings into the sink and returns the file's record; the
+	// record and the device's new stats are then stored and the transaction committed. An
+	// error from decode rolls everything back and is returned unchanged. decode may run inside
+	// the write transaction: it must read from memory or a local file, never from a client.
 	StoreFile(ctx context.Context, accountID, deviceID string, sequence uint64, decode func(SegmentSink) (DataFile, error)) error
 	// ListDataFiles calls fn with each file record of the device, by sequence.
 	ListDataFiles(ctx context.Context, accountID, deviceID string, fn func(DataFile) error) error

@@ -14,15 +14,23 @@ import (
 	"github.com/smart-impulse/smartx/internal/store"
 )
 
-// The ingest path. A file costs two round trips to the server: one that opens the transaction,
-// locks the device and checks the sequence; one, after decoding, that inserts the segments,
-// the file record and the device's new totals and commits. The device's row lock is what makes
-// a file stored once when two processes receive it together: the second waits for the first
-// to commit, then finds the sequence taken.
+// The ingest path. A file whose segments fit in one flush (an hourly file has 7) is decoded
+// before the database is asked anything and stored in one round trip: one pipelined batch that
+// opens the transaction, locks the device, inserts the file record, its segments and the
+// device's new totals, and commits. The inserts only take place while the device is in
+// service, so a decommissioned device's upload changes nothing; a sequence already taken
+// fails the file record's unique key, which aborts the transaction. A larger file opens the
+// transaction, locks the device and checks the sequence (one round trip) before its first
+// piece is sent. Either way the device's row lock is what makes a file stored once when two
+// processes receive it together: the second waits for the first to commit, then finds the
+// sequence taken.
 const (
 	checkIngestSQL = `SELECT d.decommissioned_at IS NOT NULL FROM devices d WHERE d.id = $1 AND d.account_id = $2 FOR NO KEY UPDATE`
 	// A statement of its own, so that its snapshot is taken after the lock was granted.
-	sequenceTakenSQL     = `SELECT EXISTS (SELECT 1 FROM data_files WHERE device_id = $1 AND sequence = $2)`
+	sequenceTakenSQL = `SELECT EXISTS (SELECT 1 FROM data_files WHERE device_id = $1 AND sequence = $2)`
+	// inService10 and inService13 are the condition of every write of the one-round-trip
+	// path: the device ($1) belongs to the account (the statement's last parameter) and is in
+	// service.
 	updateDeviceStatsSQL = `UPDATE devices SET
 		last_contact_at = GREATEST(last_contact_at, $1), last_upload_at = $1,
 		files = files + 1, readings = readings + $2,
@@ -30,14 +38,17 @@ const (
 		first_reading = LEAST(first_reading, $4),
 		last_reading = GREATEST(last_reading, $5),
 		max_span_ms = GREATEST(max_span_ms, $6)
-		WHERE id = $7`
+		WHERE id = $7 AND account_id = $8 AND decommissioned_at IS NULL`
 	insertFileSQL = `INSERT INTO data_files (device_id, sequence, sha256, size, key_id, readings, first_reading, last_reading,
-		interval_ms, gaps, created_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		interval_ms, gaps, created_at, received_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE ` + inService13
 	// One statement for a whole flush of segments, from arrays.
 	insertSegmentsSQL = `INSERT INTO segments (device_id, t_min, file_sequence, channel_index, part, t_max, count, channel_tag, sealed)
 		SELECT $1, t_min, $2, channel_index, part, t_max, count, channel_tag, sealed
 		FROM unnest($3::bigint[], $4::int[], $5::int[], $6::bigint[], $7::int[], $8::bytea[], $9::bytea[])
-			AS s(t_min, channel_index, part, t_max, count, channel_tag, sealed)`
+			AS s(t_min, channel_index, part, t_max, count, channel_tag, sealed)
+		WHERE ` + inService10
+	inService10 = `EXISTS (SELECT 1 FROM devices WHERE id = $1 AND account_id = $10 AND decommissioned_at IS NULL)`
+	inService13 = `EXISTS (SELECT 1 FROM devices WHERE id = $1 AND account_id = $13 AND decommissioned_at IS NULL)`
 )
 
 // Flush thresholds of the segment sink: a file's segments are sent in pieces of at most this
@@ -49,12 +60,17 @@ const (
 
 // segmentSink gathers the segments of one file and sends them inside StoreFile's transaction.
 type segmentSink struct {
-	ctx      context.Context
-	conn     *pgx.Conn
-	copy     bool // COPY instead of an INSERT from arrays
-	deviceID string
-	sequence int64
-	span     int64 // the longest segment so far
+	ctx       context.Context
+	conn      *pgx.Conn
+	copy      bool // COPY instead of an INSERT from arrays
+	accountID string
+	deviceID  string
+	sequence  int64
+	span      int64 // the longest segment so far
+	// begin opens the transaction and checks the device and sequence before the first piece
+	// of a file too large for one flush is sent; opened says it ran.
+	begin  func() error
+	opened bool
 
 	tMin, tMax        []int64
 	channel, part     []int32
@@ -108,13 +124,19 @@ func (k *segmentSink) queue(b *pgx.Batch) {
 	if k.pending() == 0 {
 		return
 	}
-	b.Queue(insertSegmentsSQL, k.deviceID, k.sequence, k.tMin, k.channel, k.part, k.tMax, k.count, k.tag, k.sealed)
+	b.Queue(insertSegmentsSQL, k.deviceID, k.sequence, k.tMin, k.channel, k.part, k.tMax, k.count, k.tag, k.sealed, k.accountID)
 }
 
 // flush sends the pending segments now, in the middle of a file.
 func (k *segmentSink) flush() error {
 	if k.pending() == 0 {
 		return nil
+	}
+	if !k.opened {
+		k.opened = true
+		if err := k.begin(); err != nil {
+			return stopError{err}
+		}
 	}
 	var err error
 	if k.copy {
@@ -176,6 +198,64 @@ func (s *Store) StoreFile(ctx context.Context, accountID, deviceID string, seque
 }
 
 func (s *Store) storeFile(ctx context.Context, conn *pgxpool.Conn, accountID, deviceID string, sequence int64, decode func(store.SegmentSink) (store.DataFile, error)) error {
+	sink := &segmentSink{ctx: ctx, conn: conn.Conn(), copy: s.ingestCopy, accountID: accountID, deviceID: deviceID, sequence: sequence,
+		begin: func() error { return openIngest(ctx, conn, accountID, deviceID, sequence) }}
+	if s.ingestCopy { // COPY cannot be pipelined: open first, as for a large file
+		sink.opened = true
+		if err := sink.begin(); err != nil {
+			return err
+		}
+	}
+	f, err := decode(sink)
+	if err != nil {
+		var se stopError
+		if errors.As(err, &se) {
+			return se.err // the checks of a large file refused it
+		}
+		return errDecode{err}
+	}
+	if s.ingestCopy {
+		if err := sink.flush(); err != nil {
+			return err
+		}
+	}
+	has := f.Readings > 0
+	var b pgx.Batch
+	if !sink.opened {
+		b.Queue("BEGIN")
+		b.Queue(checkIngestSQL, deviceID, accountID)
+	}
+	b.Queue(insertFileSQL, deviceID, sequence, f.SHA256, f.Size, int64(f.KeyID), f.Readings, nullMillis(has, f.FirstReading),
+		nullMillis(has, f.LastReading), f.Interval.Milliseconds(), store.EncodeGaps(f.Gaps), f.CreatedAt, f.ReceivedAt, accountID)
+	sink.queue(&b)
+	b.Queue(updateDeviceStatsSQL, f.ReceivedAt, f.Readings, sequence, nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading),
+		sink.span, deviceID, accountID)
+	b.Queue("COMMIT")
+	res := conn.SendBatch(ctx, &b)
+	var decommissioned bool
+	if !sink.opened {
+		if _, err = res.Exec(); err == nil {
+			err = res.QueryRow().Scan(&decommissioned)
+		}
+	}
+	if err == nil {
+		_, err = res.Exec() // the file record: a taken sequence fails here
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return err // a taken sequence's unique violation is ErrConflict to StoreFile's mapErr
+	case decommissioned: // nothing was written
+		return store.ErrDecommissioned
+	}
+	return nil
+}
+
+// openIngest opens a large file's transaction: it locks the device and checks that it is in
+// service and that the sequence is free, before any segment is sent.
+func openIngest(ctx context.Context, conn *pgxpool.Conn, accountID, deviceID string, sequence int64) error {
 	var open pgx.Batch
 	open.Queue("BEGIN")
 	open.Queue(checkIngestSQL, deviceID, accountID)
@@ -200,27 +280,15 @@ func (s *Store) storeFile(ctx context.Context, conn *pgxpool.Conn, accountID, de
 	case taken:
 		return store.ErrConflict
 	}
-
-	sink := &segmentSink{ctx: ctx, conn: conn.Conn(), copy: s.ingestCopy, deviceID: deviceID, sequence: sequence}
-	f, err := decode(sink)
-	if err != nil {
-		return errDecode{err}
-	}
-	if s.ingestCopy {
-		if err := sink.flush(); err != nil {
-			return err
-		}
-	}
-	has := f.Readings > 0
-	var commit pgx.Batch
-	sink.queue(&commit)
-	commit.Queue(insertFileSQL, deviceID, sequence, f.SHA256, f.Size, int64(f.KeyID), f.Readings, nullMillis(has, f.FirstReading),
-		nullMillis(has, f.LastReading), f.Interval.Milliseconds(), store.EncodeGaps(f.Gaps), f.CreatedAt, f.ReceivedAt)
-	commit.Queue(updateDeviceStatsSQL, f.ReceivedAt, f.Readings, sequence, nullMillis(has, f.FirstReading), nullMillis(has, f.LastReading),
-		sink.span, deviceID)
-	commit.Queue("COMMIT")
-	return conn.SendBatch(ctx, &commit).Close()
+	return nil
 }
+
+// stopError carries a refusal of openIngest, or a failure to send a piece, out through the
+// caller's decode function, which returns the sink's errors as they are.
+type stopError struct{ err error }
+
+func (e stopError) Error() string { return e.err.Error() }
+func (e stopError) Unwrap() error { return e.err }
 
 func nullMillis(valid bool, ms int64) *int64 {
 	if !valid {
