@@ -37,9 +37,10 @@ import (
 func TestMain(m *testing.M) {
 	// The scripts on PostgreSQL share one throwaway cluster, stopped once they have run.
 	testscript.Main(pgtest.Wrap(m), map[string]func(){
-		"smartx":   func() { os.Exit(commands.Execute()) },
-		"mailcode": func() { os.Exit(mailCodeMain()) },
-		"totpcode": func() { os.Exit(totpCodeMain()) },
+		"smartx":     func() { os.Exit(commands.Execute()) },
+		"mailcode":   func() { os.Exit(mailCodeMain()) },
+		"totpcode":   func() { os.Exit(totpCodeMain()) },
+		"ssobrowser": func() { os.Exit(ssoBrowserMain()) },
 	})
 }
 
@@ -73,6 +74,7 @@ func TestScripts(t *testing.T) {
 			"duringwatch":   duringWatch,
 			"pgdatabase":    pgDatabase,
 			"gencert":       genCert,
+			"oidcprovider":  oidcProvider,
 		},
 		Condition: scriptCondition,
 	})

@@ -19,7 +19,7 @@ func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request, _ store.
 	if strings.TrimSpace(req.Email) == "" {
 		return invalid("email", "must not be empty: the e-mail's domain names the account")
 	}
-	start, accountID, err := s.svc.StartSSO(r.Context(), req, sourceIP(r))
+	start, accountID, err := s.svc.StartSSO(r.Context(), req)
 	if accountID != "" {
 		fileLogin(r, accountID, "")
 	}
@@ -86,7 +86,7 @@ func (s *Server) handleSSODevicePoll(w http.ResponseWriter, r *http.Request, _ s
 	if req.Handle == "" {
 		return invalid("handle", "must not be empty: send the handle POST /v1/auth/sso/device returned")
 	}
-	sess, pending, err := s.svc.PollSSODevice(r.Context(), req.Handle, sourceIP(r))
+	sess, pending, err := s.svc.PollSSODevice(r.Context(), req.Handle)
 	if err != nil {
 		return fileAttempt(r, err)
 	}

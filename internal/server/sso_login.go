@@ -183,11 +183,10 @@ func (l ssoLink) oauth2Config(p *oidc.Provider, redirect string) *oauth2.Config 
 }
 
 // StartSSO begins a sign-in through the provider of the account that signs in the e-mail's
-// domain, and returns the authorization URL for the person's browser.
-func (s *Service) StartSSO(ctx context.Context, req api.SSOStartRequest, sourceIP string) (api.SSOStart, string, error) {
-	if wait, ok := s.limiter.allow(limitByIP, sourceIP); !ok {
-		return api.SSOStart{}, "", &RateLimitError{RetryAfter: wait}
-	}
+// domain, and returns the authorization URL for the person's browser. A sign-in counts once
+// against the login limits of its source address: at FinishSSO, or at StartSSODevice (each
+// makes requests to the provider); starting one and polling a device sign-in do not.
+func (s *Service) StartSSO(ctx context.Context, req api.SSOStartRequest) (api.SSOStart, string, error) {
 	if err := checkLoopbackRedirect(req.RedirectURI); err != nil {
 		return api.SSOStart{}, "", err
 	}
@@ -321,10 +320,7 @@ func (b basicAuthAt) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // PollSSODevice waits up to 20 seconds for the person to finish a device sign-in: pending
 // is true when they have not yet, and the client polls again.
-func (s *Service) PollSSODevice(ctx context.Context, handle, sourceIP string) (sess Session, pending bool, err error) {
-	if wait, ok := s.limiter.allow(limitByIP, sourceIP); !ok {
-		return Session{}, false, &RateLimitError{RetryAfter: wait}
-	}
+func (s *Service) PollSSODevice(ctx context.Context, handle string) (sess Session, pending bool, err error) {
 	h, err := s.openSSOHandle(handle, handleDevice)
 	if err != nil {
 		return Session{}, false, err
