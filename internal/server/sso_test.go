@@ -471,7 +471,6 @@ func TestVerifiedEmail(t *testing.T) {
 	} {
 		got, err := verifiedEmail(tc.claims)
 		if err != nil {
-			got = err.Error()
 			var pe *problemError
 			if !errors.As(err, &pe) || pe.problem.Code != api.CodeSSOForbidden {
 				t.Fatalf("%v: %v is not an sso_forbidden problem", tc.claims, err)
