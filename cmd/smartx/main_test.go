@@ -38,9 +38,10 @@ import (
 func TestMain(m *testing.M) {
 	// The scripts on PostgreSQL share one throwaway cluster, stopped once they have run.
 	testscript.Main(pgtest.Wrap(m), map[string]func(){
-		"smartx":   func() { os.Exit(commands.Execute()) },
-		"mailcode": func() { os.Exit(mailCodeMain()) },
-		"totpcode": func() { os.Exit(totpCodeMain()) },
+		"smartx":     func() { os.Exit(commands.Execute()) },
+		"mailcode":   func() { os.Exit(mailCodeMain()) },
+		"totpcode":   func() { os.Exit(totpCodeMain()) },
+		"ssobrowser": func() { os.Exit(ssoBrowserMain()) },
 	})
 }
 
@@ -75,6 +76,7 @@ func TestScripts(t *testing.T) {
 			"pgdatabase":    pgDatabase,
 			"gencert":       genCert,
 			"waitmatch":     waitMatch,
+			"oidcprovider":  oidcProvider,
 		},
 		Condition: scriptCondition,
 	})

@@ -48,6 +48,12 @@ const (
 	CodeSessionRequired  Code = "session_required"  // the request needs a login session, not an API token
 	CodeForbidden        Code = "forbidden"         // the caller's role does not allow this change
 	CodeClientClosed     Code = "client_closed"     // the client hung up before the answer (audit log only)
+
+	CodeSSONotLinked   Code = "sso_not_linked"  // no account signs in the e-mail's domain through single sign-on
+	CodeSSOFailed      Code = "sso_failed"      // the identity provider refused the sign-in, or its answer did not verify
+	CodeSSOForbidden   Code = "sso_forbidden"   // the provider's user may not sign in to the account (domain, e-mail, role)
+	CodeSSORequired    Code = "sso_required"    // the account signs in through its identity provider: no password logins
+	CodeSSOUnavailable Code = "sso_unavailable" // the identity provider cannot be reached or cannot do what was asked
 )
 
 // codeStatus maps each code to its HTTP status.
@@ -80,6 +86,11 @@ var codeStatus = map[Code]int{
 	CodeSessionRequired:      http.StatusForbidden,
 	CodeForbidden:            http.StatusForbidden,
 	CodeClientClosed:         StatusClientClosedRequest,
+	CodeSSONotLinked:         http.StatusNotFound,
+	CodeSSOFailed:            http.StatusUnauthorized,
+	CodeSSOForbidden:         http.StatusForbidden,
+	CodeSSORequired:          http.StatusForbidden,
+	CodeSSOUnavailable:       http.StatusServiceUnavailable,
 }
 
 // StatusClientClosedRequest is what the audit log records for a request whose client hung up
@@ -94,6 +105,7 @@ var AllCodes = []Code{
 	CodeNotAcceptable, CodeSequenceConflict, CodeFileRejected, CodeSerialMismatch,
 	CodeCodeInvalid, CodeCodeExpired, CodeTooManyAttempts, CodeChallengeInvalid, CodeMailUnavailable, CodeUserDisabled,
 	CodeSessionRequired, CodeForbidden, CodeClientClosed,
+	CodeSSONotLinked, CodeSSOFailed, CodeSSOForbidden, CodeSSORequired, CodeSSOUnavailable,
 }
 
 // Status returns the HTTP status of the code, 500 for a code this version does not know.

@@ -22,6 +22,7 @@ import (
 
 type authLoginOptions struct {
 	credentialInputs
+	ssoLoginOptions
 	withToken bool
 }
 
@@ -51,11 +52,19 @@ password on standard input with --password-stdin and, rarely, the code on the ne
 --code-stdin. --with-token stores an API token read from standard input instead: the one
 credential of unattended scripts.
 
+--sso signs in through the identity provider of your account instead (single sign-on, when
+the account is linked to one): smartx opens your browser at the provider (or prints the URL
+when it cannot; SMARTX_BROWSER or BROWSER choose the browser) and waits for its redirect on
+127.0.0.1. --device-code, for a machine without a browser, prints a code to enter at the
+provider on another device. Your e-mail's domain names the account.
+
 The session (12 hours) is kept in the profile with the server URL and CA file, so the
 next commands need nothing more.`,
 		Example: `  smartx auth login --server https://platform.example:8443
   smartx auth login --server https://127.0.0.1:8443 --ca-file ca.pem --email ops@acme.example --password-stdin < password.txt
-  echo "$TOKEN" | smartx auth login --with-token --profile ci`,
+  echo "$TOKEN" | smartx auth login --with-token --profile ci
+  smartx auth login --sso --email ana@acme.example
+  smartx auth login --sso --device-code --email ana@acme.example`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAuthLogin(cmd.Context(), f, o)
@@ -63,12 +72,17 @@ next commands need nothing more.`,
 	}
 	o.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&o.withToken, "with-token", false, "store an API token read from standard input instead of logging in")
+	cmd.Flags().BoolVar(&o.sso, "sso", false, "sign in through your account's identity provider (single sign-on), in a browser")
+	cmd.Flags().BoolVar(&o.deviceCode, "device-code", false, "with --sso, sign in by entering a code at the provider on another device")
 	return cmd
 }
 
 func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 	if (o.passwordStdin || o.codeStdin) && o.withToken {
 		return usageErrorf("--password-stdin and --code-stdin log in with a password; --with-token stores a token instead: use one or the other")
+	}
+	if err := o.checkSSOFlags(o.withToken || o.passwordStdin || o.codeStdin); err != nil {
+		return err
 	}
 	cfg, dir, err := f.loadConfig()
 	if err != nil {
@@ -114,7 +128,12 @@ func runAuthLogin(ctx context.Context, f *Factory, o *authLoginOptions) error {
 	if err != nil {
 		return err
 	}
-	login, err := passwordLogin(ctx, f, c, server, o.credentialInputs, nil)
+	var login api.LoginResponse
+	if o.sso {
+		login, err = ssoLogin(ctx, f, c, server, o.email, o.deviceCode)
+	} else {
+		login, err = passwordLogin(ctx, f, c, server, o.credentialInputs, nil)
+	}
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ func newServerAccountCmd(f *Factory, data *serverDataFlags) *cobra.Command {
 		newServerAccountAddCmd(f, data),
 		newServerAccountListCmd(f, data),
 		newServerAccountDeleteCmd(f, data),
+		newServerAccountSSOCmd(f, data),
 	)
 	return cmd
 }

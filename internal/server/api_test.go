@@ -643,7 +643,7 @@ func TestAuditRetention(t *testing.T) {
 	defer cancel()
 	flushTick, purgeTick := make(chan time.Time), make(chan time.Time)
 	done := make(chan struct{})
-	go func() { ts.srv.maintain(ctx, flushTick, purgeTick); close(done) }()
+	go func() { ts.srv.maintain(ctx, flushTick, purgeTick, nil); close(done) }()
 	tick := func() {
 		purgeTick <- time.Time{}
 		flushTick <- time.Time{} // received only once the purge finished

@@ -93,7 +93,8 @@ func (s *Service) Login(ctx context.Context, email, password, sourceIP string) (
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return LoginStart{}, err
 	}
-	if !known || len(password) > maxLoginPasswordBytes {
+	// A user made at a sign-in through the account's identity provider has no password.
+	if !known || su.PasswordHash == "" || len(password) > maxLoginPasswordBytes {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
 			return LoginStart{}, err
 		}
@@ -108,6 +109,9 @@ func (s *Service) Login(ctx context.Context, email, password, sourceIP string) (
 	}
 	if su.Disabled() {
 		return LoginStart{}, attribute(su.AccountID, su.ID, errUserDisabled)
+	}
+	if err := s.checkPasswordAllowed(ctx, su); err != nil {
+		return LoginStart{}, attribute(su.AccountID, su.ID, err)
 	}
 	if rehash {
 		if hash, err := s.hasher.Hash(ctx, password); err == nil {
@@ -406,6 +410,9 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, caller store.Token, req
 	}
 	if wait, ok := s.limiter.allow(limitByUser, u.Email); !ok {
 		return &RateLimitError{RetryAfter: wait}
+	}
+	if u.PasswordHash == "" {
+		return invalid("current", "you have no password: you sign in through your account's identity provider (smartx auth login --sso)")
 	}
 	if len(req.Current) > maxLoginPasswordBytes {
 		return invalid("current", "is not your current password")

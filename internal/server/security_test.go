@@ -415,7 +415,7 @@ func TestNoCustomerDataInDatabaseFiles(t *testing.T) {
 		"serial":              []byte("SX-QWZ-90817"),
 		"device address":      []byte("198.51.100.77"),
 		"DNS server":          []byte("198.51.100.53"),
-		"channel name":        []byte(sch[0].Name),
+		"channel name":        []byte(sch[2].Name), // "lighting": "main" is in the schema's own words (sso_domains)
 		"readings":            values16,
 		"readings (middle)":   values64,
 		"readings (hex)":      []byte(hex.EncodeToString(values16)),

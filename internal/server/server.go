@@ -54,6 +54,9 @@ type Config struct {
 	MaintenanceEvery time.Duration
 	// APILimits defaults to DefaultAPILimits.
 	APILimits *APILimits
+	// SSOCheckEvery is how often the users signed in through single sign-on are checked with
+	// their identity provider (default DefaultSSOCheckEvery).
+	SSOCheckEvery time.Duration
 }
 
 // Server serves the platform API.
@@ -99,6 +102,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaintenanceEvery == 0 {
 		cfg.MaintenanceEvery = time.Hour
 	}
+	if cfg.SSOCheckEvery == 0 {
+		cfg.SSOCheckEvery = DefaultSSOCheckEvery
+	}
 	limits := DefaultAPILimits
 	if cfg.APILimits != nil {
 		limits = *cfg.APILimits
@@ -133,6 +139,10 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: api.PathLogin, public: true, handle: s.handleLogin},
 		{method: http.MethodPost, path: api.PathLoginVerify, public: true, handle: s.handleLoginVerify},
 		{method: http.MethodPost, path: api.PathLoginResend, public: true, handle: s.handleLoginResend},
+		{method: http.MethodPost, path: api.PathSSOStart, public: true, handle: s.handleSSOStart},
+		{method: http.MethodPost, path: api.PathSSOFinish, public: true, handle: s.handleSSOFinish},
+		{method: http.MethodPost, path: api.PathSSODevice, public: true, handle: s.handleSSODevice},
+		{method: http.MethodPost, path: api.PathSSODevicePoll, public: true, handle: s.handleSSODevicePoll},
 		{method: http.MethodPost, path: api.PathLogout, handle: s.handleLogout},
 		{method: http.MethodGet, path: api.PathWhoAmI, handle: s.handleWhoAmI},
 		{method: http.MethodPost, path: api.PathPassword, handle: s.handleChangePassword},
@@ -155,6 +165,9 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: api.PathTokens + "/{id}", scope: api.ScopeTokensWrite, handle: s.handleGetToken},
 		{method: http.MethodDelete, path: api.PathTokens + "/{id}", scope: api.ScopeTokensWrite, handle: s.handleRevokeToken},
 		{method: http.MethodGet, path: api.PathAudit, scope: api.ScopeAdmin, handle: s.handleAudit},
+		{method: http.MethodGet, path: api.PathAccountSSO, scope: api.ScopeAdmin, handle: s.handleGetAccountSSO},
+		{method: http.MethodPut, path: api.PathAccountSSO, scope: api.ScopeAdmin, handle: s.handleSetAccountSSO},
+		{method: http.MethodDelete, path: api.PathAccountSSO, scope: api.ScopeAdmin, handle: s.handleRemoveAccountSSO},
 
 		{method: http.MethodPost, path: api.PathSites, scope: api.ScopeDevicesWrite, handle: s.handleCreateSite},
 		{method: http.MethodGet, path: api.PathSites, handle: s.handleListSites},
@@ -439,7 +452,7 @@ func (s *Server) Purge(ctx context.Context) error {
 
 // maintain runs the periodic work until ctx ends: audit flushes and token use times on
 // flushTick, the retention purge at start and on purgeTick.
-func (s *Server) maintain(ctx context.Context, flushTick, purgeTick <-chan time.Time) {
+func (s *Server) maintain(ctx context.Context, flushTick, purgeTick, ssoTick <-chan time.Time) {
 	purge := func() {
 		if err := s.Purge(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("retention purge failed", "err", err)
@@ -459,6 +472,8 @@ func (s *Server) maintain(ctx context.Context, flushTick, purgeTick <-chan time.
 			}
 		case <-purgeTick:
 			purge()
+		case <-ssoTick:
+			s.checkSSO(ctx)
 		}
 	}
 }
@@ -490,11 +505,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	flushTicker := time.NewTicker(s.cfg.AuditFlushEvery)
 	purgeTicker := time.NewTicker(s.cfg.MaintenanceEvery)
+	ssoTicker := time.NewTicker(s.cfg.SSOCheckEvery)
 	var wg sync.WaitGroup
-	wg.Go(func() { s.maintain(bg, flushTicker.C, purgeTicker.C) })
+	wg.Go(func() { s.maintain(bg, flushTicker.C, purgeTicker.C, ssoTicker.C) })
 	defer func() {
 		flushTicker.Stop()
 		purgeTicker.Stop()
+		ssoTicker.Stop()
 		stopBG()
 		wg.Wait()
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	netmail "net/mail"
 	"os"
 	"runtime"
@@ -39,6 +40,9 @@ type ServiceConfig struct {
 	Mail mail.Sender
 	// TOTPIssuer names the platform in authenticator apps (default "smartx").
 	TOTPIssuer string
+	// SSOClient reaches the accounts' OpenID Connect providers (default: a client with a 15 s
+	// timeout).
+	SSOClient *http.Client
 }
 
 // Service is the platform's logic behind the API and the operator's commands: accounts, users,
@@ -55,6 +59,7 @@ type Service struct {
 	limiter   *loginLimiter
 	mail      mail.Sender
 	issuer    string
+	sso       *ssoProviders
 	log       *slog.Logger
 	now       func() time.Time
 	rand      io.Reader
@@ -104,6 +109,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		limiter:   newLoginLimiter(limits),
 		mail:      cfg.Mail,
 		issuer:    cfg.TOTPIssuer,
+		sso:       newSSOProviders(cfg.SSOClient, cfg.Now),
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		rand:      cfg.Rand,

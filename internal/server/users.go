@@ -124,16 +124,26 @@ const operatorMethod = "CLI"
 
 // auditOperator records an operator's change to a user.
 func (s *Service) auditOperator(ctx context.Context, u User, command string, status int) error {
+	return s.auditEvent(ctx, operatorMethod, u.AccountID, u.ID, "smartx server user "+command, status)
+}
+
+// auditEvent records in the account's audit log what no API request did: an operator's command
+// (method CLI), or the server's own work (method SSO: a check with an identity provider).
+func (s *Service) auditEvent(ctx context.Context, method, accountID, userID, route string, status int) error {
 	id, err := s.newID(api.PrefixRequest)
 	if err != nil {
 		return err
 	}
-	source, err := s.sealSource(ctx, u.AccountID, id, "operator")
+	source := "operator"
+	if method != operatorMethod {
+		source = "server"
+	}
+	sealed, err := s.sealSource(ctx, accountID, id, source)
 	if err != nil {
 		return err
 	}
-	return s.st.AppendAudit(ctx, []store.AuditEntry{{Time: s.nowUTC(), RequestID: id, AccountID: u.AccountID, UserID: u.ID,
-		Method: operatorMethod, Route: "smartx server user " + command, Status: status, SealedSource: source, Count: 1}})
+	return s.st.AppendAudit(ctx, []store.AuditEntry{{Time: s.nowUTC(), RequestID: id, AccountID: accountID, UserID: userID,
+		Method: method, Route: route, Status: status, SealedSource: sealed, Count: 1}})
 }
 
 // OperatorSetDisabled disables or enables a user from the operator's command line.

@@ -232,7 +232,9 @@ type UserStore interface {
 	SetUserRole(ctx context.Context, accountID, id string, role api.Role, at time.Time) error
 	// DisableUser marks the user disabled and, in the same transaction, revokes every token of
 	// theirs and ends their pending logins; it advances the revocation epoch. A no-op for a
-	// disabled user.
+	// disabled user, except that it makes the decision the owner's: a user the identity
+	// provider's answer had disabled (SSOIdentity.ProviderDisabledAt) is no longer enabled
+	// again by their next sign-in.
 	DisableUser(ctx context.Context, accountID, id string, at time.Time) error
 	// EnableUser lets a disabled user log in again (their old tokens stay revoked).
 	EnableUser(ctx context.Context, accountID, id string, at time.Time) error
@@ -345,5 +347,6 @@ type Store interface {
 	DeviceStore
 	FileStore
 	ReadingStore
+	SSOStore
 	Close() error
 }

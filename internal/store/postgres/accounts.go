@@ -50,9 +50,9 @@ func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 // others hold values sealed under keys that died with the account or user, ids and times, and
 // grow with the readings: a plain VACUUM frees their space.
 var (
-	accountKeyTables = []string{"accounts", "users", "token_keys", "recovery_codes", "login_challenges", "sites", "devices"}
+	accountKeyTables = []string{"accounts", "users", "token_keys", "recovery_codes", "login_challenges", "sites", "devices", "sso_links", "sso_domains", "sso_identities"}
 	accountTables    = []string{"tokens", "audit_log", "device_keys", "data_files", "segments", "device_losses"}
-	userKeyTables    = []string{"users", "token_keys", "recovery_codes", "login_challenges"}
+	userKeyTables    = []string{"users", "token_keys", "recovery_codes", "login_challenges", "sso_identities"}
 	userTables       = []string{"tokens"}
 )
 

@@ -91,22 +91,31 @@ func (s *Store) SetUserRole(ctx context.Context, accountID, id string, role api.
 // DisableUser implements store.UserStore.
 func (s *Store) DisableUser(ctx context.Context, accountID, id string, at time.Time) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID).Scan(&one); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET disabled_at = $1, updated_at = $1 WHERE id = $2 AND disabled_at IS NULL`, at, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, at, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM login_challenges WHERE user_id = $1`, id); err != nil {
-			return err
-		}
-		return bumpEpoch(ctx, tx)
+		return disableUser(ctx, tx, accountID, id, at)
 	})
 	return mapErr("disable user "+id, err)
+}
+
+// disableUser is DisableUser inside tx: the user disabled (the decision the owner's, not the
+// identity provider's), their tokens revoked, their pending logins ended, the epoch advanced.
+func disableUser(ctx context.Context, tx pgx.Tx, accountID, id string, at time.Time) error {
+	var one int
+	if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID).Scan(&one); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE users SET disabled_at = $1, updated_at = $1 WHERE id = $2 AND disabled_at IS NULL`, at, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sso_identities SET provider_disabled_at = NULL WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, at, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM login_challenges WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	return bumpEpoch(ctx, tx)
 }
 
 // EnableUser implements store.UserStore.

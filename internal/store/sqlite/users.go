@@ -91,23 +91,32 @@ func (s *Store) SetUserRole(ctx context.Context, accountID, id string, role api.
 // DisableUser implements store.UserStore.
 func (s *Store) DisableUser(ctx context.Context, accountID, id string, at time.Time) error {
 	err := s.inEpochTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ? AND account_id = ?`, id, accountID).Scan(&one); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ? AND disabled_at IS NULL`,
-			micros(at), micros(at), id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, micros(at), id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_challenges WHERE user_id = ?`, id); err != nil {
-			return err
-		}
-		return bumpEpoch(ctx, tx)
+		return disableUser(ctx, tx, accountID, id, at)
 	})
 	return mapErr("disable user "+id, err)
+}
+
+// disableUser is DisableUser inside tx: the user disabled (the decision the owner's, not the
+// identity provider's), their tokens revoked, their pending logins ended, the epoch advanced.
+func disableUser(ctx context.Context, tx *sql.Tx, accountID, id string, at time.Time) error {
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ? AND account_id = ?`, id, accountID).Scan(&one); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ? AND disabled_at IS NULL`,
+		micros(at), micros(at), id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sso_identities SET provider_disabled_at = NULL WHERE user_id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, micros(at), id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM login_challenges WHERE user_id = ?`, id); err != nil {
+		return err
+	}
+	return bumpEpoch(ctx, tx)
 }
 
 // EnableUser implements store.UserStore.

@@ -45,6 +45,8 @@ func Run(t *testing.T, open Open) {
 		{"readings segments", testSegments},
 		{"account deletion cascades to devices and readings", testDeleteAccountDevices},
 		{"concurrent uploads of one file store it once", testSameStoreFileRace},
+		{"single sign-on links", testSSOLinks},
+		{"single sign-on identities", testSSOIdentities},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
