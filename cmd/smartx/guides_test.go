@@ -138,6 +138,7 @@ var guideNoise = []struct {
 	{regexp.MustCompile(`\b(127\.0\.0\.1|localhost|\[::1\]):\d+\b`), "${1}:<port>"},
 	{regexp.MustCompile(`\b(port|--https-port) \d{4,5}\b`), "${1} <port>"}, // ephemeral ports; 53, 80, 123, 443 stay
 	{regexp.MustCompile(`smartx-dev-\d+`), "smartx-dev-<n>"},
+	{regexp.MustCompile(`\b[a-z0-9]{5}(-[a-z0-9]{5}){4}\b`), "<password>"}, // generated passwords
 	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ns|µs|us|ms|s)\b`), "<duration>"},
 	{regexp.MustCompile(`\(\d+[smhd]( \d+[smhd])* ago\)|\(in \d+[smhd]( \d+[smhd])*\)`), "(<when>)"},
 }
