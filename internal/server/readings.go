@@ -84,7 +84,8 @@ func parseReadingsQuery(q url.Values, accept string, now time.Time) (*readingsQu
 	if rq.from, errFrom = queryTime(q, "from"); q.Get("from") == "" { // 0001-01-01T00:00:00Z is a time like any other: the very beginning
 		rq.from = rq.to.Add(-api.DefaultReadingsSpan)
 	}
-	if checks.add(errTo) && checks.add(errFrom) {
+	fromOK, toOK := checks.add(errFrom), checks.add(errTo)
+	if fromOK && toOK {
 		// Readings are whole milliseconds: t >= from and t < to, rounded up for both.
 		rq.fromMs, rq.toMs = ceilMillis(rq.from), ceilMillis(rq.to)
 		switch {

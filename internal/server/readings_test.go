@@ -431,13 +431,13 @@ func TestReadingsAccess(t *testing.T) {
 		})
 	}
 	// Every bad parameter is named at once, in the order the route checks them.
-	resp, body = ts.get(api.PathReadings+"?device=SX%2000042&from=yesterday&interval=2h&format=csv&limit=5&tz=UTC&since=x", f.analystToken, "")
+	resp, body = ts.get(api.PathReadings+"?device=SX%2000042&from=yesterday&to=later&interval=2h&format=csv&limit=5&tz=UTC&since=x", f.analystToken, "")
 	p := problem(t, resp, body, api.CodeValidationFailed)
 	var fields []string
 	for _, e := range p.Errors {
 		fields = append(fields, e.Field)
 	}
-	if want := []string{"since", "tz", "device", "from", "interval", "limit"}; !slices.Equal(fields, want) {
+	if want := []string{"since", "tz", "device", "from", "to", "interval", "limit"}; !slices.Equal(fields, want) {
 		t.Fatalf("fields %v, want %v: %s", fields, want, body)
 	}
 	if !strings.Contains(p.Detail, "since: ") || !strings.Contains(p.Detail, "; limit: is for JSON pages") {
