@@ -1,63 +1,36 @@
 package client
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/smart-impulse/smartx/internal/preflight/preflighttest"
 )
 
-// testCA is a certificate authority that signs a server certificate for 127.0.0.1.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) testCA {
+// newTestCA is a throw-away certificate authority.
+func newTestCA(t *testing.T, name string) *preflighttest.CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := preflighttest.NewCA(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return ca
 }
 
-// server starts an HTTPS server on 127.0.0.1 whose certificate the CA signed; it echoes the
+// serverOf starts an HTTPS server on 127.0.0.1 whose certificate ca signed; it echoes the
 // request body.
-func (ca testCA) server(t *testing.T) *httptest.Server {
+func serverOf(t *testing.T, ca *preflighttest.CA) *httptest.Server {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	cert, err := ca.Issue(preflighttest.Leaf{Names: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +38,7 @@ func (ca testCA) server(t *testing.T) *httptest.Server {
 		b, _ := io.ReadAll(r.Body)
 		w.Write(b)
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -77,16 +50,16 @@ func (ca testCA) server(t *testing.T) *httptest.Server {
 func TestCAFileFirst(t *testing.T) {
 	private, public, stranger := newTestCA(t, "private"), newTestCA(t, "public"), newTestCA(t, "stranger")
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, private.pem, 0o644); err != nil {
+	if err := private.WriteFile(caFile); err != nil {
 		t.Fatal(err)
 	}
 	loads := 0
-	system := func(trusted ...testCA) func() (*x509.CertPool, error) {
+	system := func(trusted ...*preflighttest.CA) func() (*x509.CertPool, error) {
 		return func() (*x509.CertPool, error) {
 			loads++
 			pool := x509.NewCertPool()
 			for _, ca := range trusted {
-				pool.AddCert(ca.cert)
+				pool.AddCert(ca.Cert)
 			}
 			return pool, nil
 		}
@@ -106,16 +79,16 @@ func TestCAFileFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := post(rt, private.server(t).URL, "private"); err != nil || got != "private" || loads != 0 {
+	if got, err := post(rt, serverOf(t, private).URL, "private"); err != nil || got != "private" || loads != 0 {
 		t.Fatalf("server of the CA file: %q, %v, system roots loaded %d times (want 0)", got, err, loads)
 	}
-	publicURL := public.server(t).URL
+	publicURL := serverOf(t, public).URL
 	for i := range 2 {
 		if got, err := post(rt, publicURL, "public"); err != nil || got != "public" || loads != 1 {
 			t.Fatalf("server of a system root, request %d: %q, %v, system roots loaded %d times (want 1)", i+1, got, err, loads)
 		}
 	}
-	if got, err := post(rt, private.server(t).URL, "private again"); err != nil || got != "private again" {
+	if got, err := post(rt, serverOf(t, private).URL, "private again"); err != nil || got != "private again" {
 		t.Fatalf("the CA file still counts with the system's roots: %q, %v", got, err)
 	}
 
@@ -123,7 +96,7 @@ func TestCAFileFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = post(rt, stranger.server(t).URL, "x")
+	_, err = post(rt, serverOf(t, stranger).URL, "x")
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Fatalf("a server nobody vouches for: %v, want an unknown authority", err)
