@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -53,33 +54,38 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: false,
 		Setup:               setupPlatform,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") == "1",
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gen-datafiles": genDatafiles,
-			"waitfile":      waitFile,
-			"envfile":       envFile,
-			"jsonget":       jsonGet,
-			"envfromfile":   envFromFile,
-			"upload":        uploadDatafiles,
-			"freeport":      freePort,
-			"simreadings":   simReadings,
-			"waitspool":     waitSpool,
-			"waitreceived":  waitReceived,
-			"lsdir":         lsDir,
-			"checkstatus":   checkStatus,
-			"smtpserver":    smtpServer,
-			"dbsecrets":     dbSecrets,
-			"filesholdany":  filesHold,
-			"waithealth":    waitHealth,
-			"mkbundle":      mkBundle,
-			"netns-segment": netnsSegment,
-			"duringwatch":   duringWatch,
-			"pgdatabase":    pgDatabase,
-			"gencert":       genCert,
-			"waitmatch":     waitMatch,
-			"oidcprovider":  oidcProvider,
-		},
-		Condition: scriptCondition,
+		Cmds:                scriptCommands(),
+		Condition:           scriptCondition,
 	})
+}
+
+// scriptCommands are the custom commands of the scripts (testdata/script and testdata/guides).
+func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"gen-datafiles": genDatafiles,
+		"waitfile":      waitFile,
+		"envfile":       envFile,
+		"jsonget":       jsonGet,
+		"envfromfile":   envFromFile,
+		"upload":        uploadDatafiles,
+		"freeport":      freePort,
+		"simreadings":   simReadings,
+		"waitspool":     waitSpool,
+		"waitreceived":  waitReceived,
+		"lsdir":         lsDir,
+		"checkstatus":   checkStatus,
+		"smtpserver":    smtpServer,
+		"dbsecrets":     dbSecrets,
+		"filesholdany":  filesHold,
+		"waithealth":    waitHealth,
+		"mkbundle":      mkBundle,
+		"netns-segment": netnsSegment,
+		"duringwatch":   duringWatch,
+		"pgdatabase":    pgDatabase,
+		"gencert":       genCert,
+		"waitmatch":     waitMatch,
+		"oidcprovider":  oidcProvider,
+	}
 }
 
 // genDatafiles writes a device's data files: gen-datafiles DIR SERIAL KEYHEX HOURS [gaps].
@@ -231,14 +237,38 @@ func envFromFile(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // uploadDatafiles plays a device: it writes HOURS one-hour data files of the synthetic load curve
-// (seed 5, from 2026-11-16T00:00Z) with the bundle's key and uploads them to the bundle's server
-// with its credential, but for the sequence numbers listed after HOURS, which play files lost on
-// the way: upload BUNDLE HOURS [SKIP]...
+// (seed 5, from 2026-11-16T00:00Z, unless -seed and -start say otherwise) with the bundle's key
+// and uploads them to the bundle's server with its credential, but for the sequence numbers
+// listed after HOURS, which play files lost on the way; -only uploads just the sequences it
+// lists (the same files again, to play late ones):
+// upload [-seed N] [-start RFC3339] [-only SEQ,...] BUNDLE HOURS [SKIP]...
 //
 // With !, the platform must refuse the bundle's credential: the first upload must be a 401.
 func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
+	seed, start := uint64(5), time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
+	var only map[uint64]bool
+	for len(args) >= 2 && strings.HasPrefix(args[0], "-") {
+		var err error
+		switch args[0] {
+		case "-seed":
+			seed, err = strconv.ParseUint(args[1], 10, 64)
+		case "-start":
+			start, err = time.Parse(time.RFC3339, args[1])
+		case "-only":
+			only = map[uint64]bool{}
+			for _, v := range strings.Split(args[1], ",") {
+				n, perr := strconv.ParseUint(v, 10, 64)
+				err = cmp.Or(err, perr)
+				only[n] = true
+			}
+		default:
+			ts.Fatalf("upload: unknown option %s", args[0])
+		}
+		ts.Check(err)
+		args = args[2:]
+	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: [!] upload BUNDLE HOURS [SKIP]...")
+		ts.Fatalf("usage: [!] upload [-seed N] [-start RFC3339] [-only SEQ,...] BUNDLE HOURS [SKIP]...")
 	}
 	skip := map[uint64]bool{}
 	for _, a := range args[2:] {
@@ -252,7 +282,7 @@ func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	hours, err := strconv.Atoi(args[1])
 	ts.Check(err)
-	g, err := readings.NewGenerator(readings.GeneratorConfig{Seed: 5, Start: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Duration: time.Duration(hours) * time.Hour})
+	g, err := readings.NewGenerator(readings.GeneratorConfig{Seed: seed, Start: start, Duration: time.Duration(hours) * time.Hour})
 	ts.Check(err)
 	files, err := datafilestest.Files(datafilestest.Device{Serial: b.Serial, Key: key, KeyID: b.KeyID, Generator: g})
 	ts.Check(err)
@@ -261,7 +291,7 @@ func uploadDatafiles(ts *testscript.TestScript, neg bool, args []string) {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	uploaded := 0
 	for _, f := range files {
-		if skip[f.Sequence] {
+		if skip[f.Sequence] || only != nil && !only[f.Sequence] {
 			continue
 		}
 		uploaded++

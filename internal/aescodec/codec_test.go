@@ -3,6 +3,7 @@ package aescodec
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -548,6 +549,31 @@ func TestReaderReset(t *testing.T) {
 		}
 		if step.err == nil && !slices.Equal(got, step.want) {
 			t.Fatalf("step %d: %d readings, want %d", i, len(got), len(step.want))
+		}
+	}
+}
+
+// TestExtensionAreaLeftovers: the extensions fill their area exactly. One or two bytes left at
+// its end are too few for an extension's type and length, and an extension whose length runs
+// past the area is cut: both are header_malformed (docs/file-format.md, section 3).
+func TestExtensionAreaLeftovers(t *testing.T) {
+	h := exampleHeader()
+	h.ChunkSize = DefaultChunkSize
+	fields, err := h.appendFields(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extLenAt := len(fields) - SaltSize - KeyCheckSize - 2
+	for _, area := range [][]byte{{0x42}, {0x42, 0x00}, {0x42, 0x00, 0x01}, {0x42, 0x00, 0x00, 0x07}} {
+		hdr := binary.BigEndian.AppendUint16(bytes.Clone(fields[:extLenAt]), uint16(len(area)))
+		hdr = append(hdr, area...)
+		hdr = append(hdr, fields[extLenAt+2:]...)
+		hdr = append(hdr, make([]byte, MACSize)...)
+		binary.BigEndian.PutUint16(hdr[len(Magic)+1:], uint16(len(hdr)))
+		_, err := ReadHeader(bytes.NewReader(hdr))
+		var he *HeaderError
+		if !errors.Is(err, ErrHeaderMalformed) || !errors.As(err, &he) || he.Offset != extLenAt {
+			t.Errorf("extension area % x: %v, want header_malformed at byte %d", area, err, extLenAt)
 		}
 	}
 }

@@ -449,6 +449,47 @@ func buildVectors(t testing.TB) []vectorFile {
 	nonMinimal := []byte{0x80, 0x00, 0x00, 0x02}
 	bad("payload-non-minimal-varint.sxd", "payload_malformed", "an authentic payload with a non-minimal varint (0x80 0x00) (a faulty writer)",
 		craftFile(t, crafted, testKey, splitChunks(nonMinimal, MinChunkSize)), nil, nil)
+
+	// Two problems in one file: the rule of section 7 ("Which problem is reported") picks one.
+	cutHostile := bytes.Clone(hostile[:chunkSizeAt+10])
+	bad("two-truncated-header-malformed.sxd", "truncated",
+		"two problems: a hostile chunk size and the file cut inside the header; the whole header is read before any field is checked",
+		cutHostile, ptr(-1), ptr(int64(len(cutHostile))))
+	// chunk0 is a full 1 KiB chunk of good records (2 channels) ending with the bytes given.
+	chunk0 := func(tail ...byte) []byte {
+		var b []byte
+		for len(b)+len(tail) < MinChunkSize-2 && (MinChunkSize-len(tail)-len(b))%3 != 0 {
+			b = append(b, 0x80, 0x01, 0x00, 0x00) // dt 128, channel 0, dv 0
+		}
+		for len(b)+len(tail) < MinChunkSize {
+			b = append(b, 0x00, 0x00, 0x00) // dt 0, channel 0, dv 0
+		}
+		return append(b, tail...)
+	}
+	corruptChunk1 := func(chunks []craftedChunk) []byte {
+		file := craftFile(t, crafted, testKey, chunks)
+		return flip(file, len(file)-TagSize-1, 0x01)
+	}
+	hsCrafted, _ := chunkSpans(t, craftFile(t, crafted, testKey, splitChunks(nil, MinChunkSize)))
+	chunk1At := int64(hsCrafted + FrameSize + MinChunkSize + TagSize)
+	recordFirst := chunk0(0x00, 0x09, 0x00) // channel 9 of 2, whole in chunk 0
+	bad("two-record-then-chunk-corrupt.sxd", "payload_malformed",
+		"two problems: chunk 0 ends with a record naming channel 9 of 2, chunk 1 is corrupt; the record is whole in a verified chunk, so it is reported",
+		corruptChunk1([]craftedChunk{{plain: recordFirst}, {plain: []byte{0, 0, 0}, sealFinal: true, frameFinal: true}}), nil, nil)
+	bad("two-record-then-trailing-data.sxd", "payload_malformed",
+		"two problems: the final chunk holds a record naming channel 9 of 2, and 4 bytes follow the final chunk",
+		append(craftFile(t, crafted, testKey, splitChunks(badChannel, MinChunkSize)), 0, 0, 0, 0), nil, nil)
+	bad("two-cut-record-then-trailing-data.sxd", "trailing_data",
+		"two problems: the payload ends inside a record, and 4 bytes follow the final chunk; the record needs bytes after the final chunk, so the trailing data is reported",
+		append(craftFile(t, crafted, testKey, splitChunks(cut, MinChunkSize)), 0, 0, 0, 0), nil, nil)
+	rangeAcross := chunk0(0x00, 0x09) // dt 0, channel 9 of 2; its value delta is in chunk 1
+	bad("two-range-error-into-chunk-corrupt.sxd", "chunk_corrupt",
+		"two problems: a record naming channel 9 of 2 starts at the end of chunk 0 and ends in chunk 1, which is corrupt; a range error needs the whole record, so chunk 1 is reported",
+		corruptChunk1([]craftedChunk{{plain: rangeAcross}, {plain: []byte{0x00}, sealFinal: true, frameFinal: true}}), ptr(1), ptr(chunk1At))
+	varintAcross := chunk0(0x80, 0x00) // a non-minimal time delta; the rest of the record is in chunk 1
+	bad("two-varint-error-into-chunk-corrupt.sxd", "payload_malformed",
+		"two problems: a non-minimal varint (0x80 0x00) ends chunk 0, the rest of its record is in chunk 1, which is corrupt; the varint is wrong by its own bytes, so it is reported",
+		corruptChunk1([]craftedChunk{{plain: varintAcross}, {plain: []byte{0x00, 0x00}, sealFinal: true, frameFinal: true}}), nil, nil)
 	return out
 }
 

@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn"
+	zxcvbn "github.com/smart-impulse/smartx/internal/third_party/zxcvbn"
 )
 
 // Password length bounds, in characters (Unicode code points), per NIST SP 800-63B: a long

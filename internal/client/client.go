@@ -18,7 +18,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -82,18 +81,22 @@ func New(o Options) (*Client, error) {
 	}
 	rt := o.Transport
 	if rt == nil {
-		roots, err := rootPool(o.CAFile)
-		if err != nil {
-			return nil, err
-		}
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = http.ProxyFromEnvironment
-		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+		// No RootCAs: the system's roots, which crypto/tls loads when a certificate is first
+		// verified.
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		t.MaxIdleConnsPerHost = 8
 		// Exports are long single streams: bigger frames and windows than HTTP/2's defaults
 		// let them run at the speed of the server, not of the flow control.
 		t.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: 1 << 20, MaxReceiveBufferPerStream: 16 << 20, MaxReceiveBufferPerConnection: 32 << 20}
 		rt = t
+		if o.CAFile != "" {
+			// The CA file's certificates, and the system's roots only if a server needs them.
+			if rt, err = newCAFileTransport(t, o.CAFile, x509.SystemCertPool); err != nil {
+				return nil, err
+			}
+		}
 	}
 	r := o.Retry
 	if r.Attempts == 0 {
@@ -174,25 +177,6 @@ var ErrNoServer = errors.New("no server configured: run `smartx auth login --ser
 
 // Server returns the base URL the client talks to.
 func (c *Client) Server() string { return c.base.String() }
-
-// rootPool returns the system roots plus the certificates of caFile.
-func rootPool(caFile string) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if caFile == "" {
-		return pool, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read CA file: %w", err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
-	}
-	return pool, nil
-}
 
 // noRedirects makes a redirect an error: an API never redirects, and following one could send
 // the token elsewhere.

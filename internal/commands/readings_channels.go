@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,20 +55,26 @@ func checkChannels(ctx context.Context, c *client.Client, q client.ReadingsQuery
 		}
 	}
 	if len(missing) > 0 && !complete {
-		probe := q
-		probe.Channels, probe.Interval, probe.Limit = missing, api.IntervalDay, api.MaxReadingsLimit
-		for page, err := range c.ReadingsPages(ctx, probe) {
-			if err != nil {
-				return err
-			}
-			for _, r := range page.Aggregates {
-				missing = slices.DeleteFunc(missing, func(ch string) bool { return ch == r.Channel })
-				if !slices.Contains(known, r.Channel) {
-					known = append(known, r.Channel)
+		found, err := aggregatedChannels(ctx, c, q, missing)
+		if unknownChannel(err) && len(missing) > 1 {
+			// The server refuses a query naming a channel its devices never recorded: ask
+			// for each channel alone to learn which.
+			found, err = nil, nil
+			for _, ch := range missing {
+				one, oneErr := aggregatedChannels(ctx, c, q, []string{ch})
+				if oneErr != nil && !unknownChannel(oneErr) {
+					return oneErr
 				}
+				found = append(found, one...)
 			}
-			if len(missing) == 0 {
-				break
+		}
+		if err != nil && !unknownChannel(err) {
+			return err
+		}
+		for _, ch := range found {
+			missing = slices.DeleteFunc(missing, func(m string) bool { return m == ch })
+			if !slices.Contains(known, ch) {
+				known = append(known, ch)
 			}
 		}
 	}
@@ -80,6 +87,38 @@ func checkChannels(ctx context.Context, c *client.Client, q client.ReadingsQuery
 	}
 	return usageErrorf("--channel: %s has no %s %s from %s to %s: it has %s", whose, noun, quoteList(missing),
 		q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339), strings.Join(known, ", "))
+}
+
+// aggregatedChannels returns which of channels have readings in q's range, from their daily
+// aggregates, which the server computes from those channels only.
+func aggregatedChannels(ctx context.Context, c *client.Client, q client.ReadingsQuery, channels []string) ([]string, error) {
+	probe := q
+	probe.Channels, probe.Interval, probe.Limit = channels, api.IntervalDay, api.MaxReadingsLimit
+	var found []string
+	for page, err := range c.ReadingsPages(ctx, probe) {
+		if err != nil {
+			return found, err
+		}
+		for _, r := range page.Aggregates {
+			if !slices.Contains(found, r.Channel) {
+				found = append(found, r.Channel)
+			}
+		}
+		if len(found) == len(channels) {
+			break
+		}
+	}
+	return found, nil
+}
+
+// unknownChannel reports whether the server refused a query for a channel that none of its
+// devices ever recorded (422 on the channel parameter).
+func unknownChannel(err error) bool {
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code() != api.CodeValidationFailed {
+		return false
+	}
+	return slices.ContainsFunc(ce.Problem.Errors, func(fe api.FieldError) bool { return fe.Field == "channel" })
 }
 
 // quoteList writes "a", "b".

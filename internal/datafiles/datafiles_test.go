@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -204,3 +205,54 @@ func BenchmarkDecodeCSV(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestDecodeKeepsTheLastMillisecond: a reading at t = 2^63-1 ms is valid (the format allows
+// every int64 time) and inspect counts it; decode without --to must write it too, and a --to
+// never lets through a reading at or after it.
+func TestDecodeKeepsTheLastMillisecond(t *testing.T) {
+	dir := t.TempDir()
+	last := int64(math.MaxInt64)
+	h := aescodec.Header{Serial: "SX-END", KeyID: 1, Sequence: 1, Created: day, Start: time.UnixMilli(last - 60_000),
+		Schema: readings.Schema{Channels: []readings.Channel{{Name: "main", Unit: "W"}}, Interval: time.Minute}}
+	var buf bytes.Buffer
+	w, err := aescodec.NewWriter(&buf, testKey, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []readings.Reading{{Time: last - 60_000, Value: 1}, {Time: last, Value: 2}} {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SX-END-000001.sxd"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Find([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := Inspect(files[0], aescodec.StaticKey(testKey)); in.Err != nil || in.Summary.Records != 2 {
+		t.Fatalf("inspect: %d records, %v", in.Summary.Records, in.Err)
+	}
+	for _, tt := range []struct {
+		name   string
+		filter Filter
+		want   int64
+	}{
+		{"no bounds", Filter{}, 2},
+		{"from the last millisecond", Filter{From: time.UnixMilli(last)}, 1},
+		{"to the last millisecond, exclusive", Filter{To: time.UnixMilli(last)}, 1},
+		{"from after the first, sub-millisecond", Filter{From: time.UnixMilli(last - 60_000).Add(time.Microsecond)}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			exp, _ := readings.NewExporter(&bytes.Buffer{}, readings.ExportCSV, readings.ExportOptions{})
+			res, err := Decode(context.Background(), files, aescodec.StaticKey(testKey), tt.filter, exp, false, nil)
+			if err != nil || res[0].Readings != tt.want {
+				t.Fatalf("decoded %d readings (err %v), want %d", res[0].Readings, err, tt.want)
+			}
+		})
+	}
+}

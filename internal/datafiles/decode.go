@@ -73,12 +73,18 @@ const checkEvery = 1 << 16
 // error is returned; with keepGoing every file is tried and the failures are in the results.
 // onFile, when not nil, is called after each file. Cancelling ctx stops between readings.
 func Decode(ctx context.Context, files []File, keys aescodec.KeyLookup, flt Filter, exp *readings.Exporter, keepGoing bool, onFile func(Decoded)) ([]Decoded, error) {
-	var from, to int64 = minInt64, maxInt64
+	// [From, To) as the whole milliseconds first..last, both inclusive: an exclusive bound of
+	// 2^63-1 would drop a valid reading at that very millisecond (which inspect counts).
+	var first, last int64 = minInt64, maxInt64
 	if !flt.From.IsZero() {
-		from = flt.From.UnixMilli()
+		first = ceilMillis(flt.From)
 	}
 	if !flt.To.IsZero() {
-		to = flt.To.UnixMilli()
+		if to := ceilMillis(flt.To); to == minInt64 {
+			first, last = maxInt64, minInt64 // before every representable time: nothing passes
+		} else {
+			last = to - 1
+		}
 	}
 	var rd aescodec.Reader
 	br := bufio.NewReaderSize(nil, 64<<10)
@@ -88,7 +94,7 @@ func Decode(ctx context.Context, files []File, keys aescodec.KeyLookup, flt Filt
 			return results, err
 		}
 		d := Decoded{File: f}
-		d.Readings, d.Err = decodeOne(ctx, &rd, br, f, keys, flt.Channels, from, to, exp)
+		d.Readings, d.Err = decodeOne(ctx, &rd, br, f, keys, flt.Channels, first, last, exp)
 		results = append(results, d)
 		if onFile != nil {
 			onFile(d)
@@ -110,7 +116,18 @@ const (
 	maxInt64 = 1<<63 - 1
 )
 
-func decodeOne(ctx context.Context, rd *aescodec.Reader, br *bufio.Reader, f File, keys aescodec.KeyLookup, channels []string, from, to int64, exp *readings.Exporter) (int64, error) {
+// ceilMillis returns t in Unix milliseconds, rounded up: readings are whole milliseconds, so a
+// reading is at or after t exactly when it is at or after this.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if time.UnixMilli(ms).Before(t) && ms < maxInt64 {
+		ms++
+	}
+	return ms
+}
+
+// decodeOne writes the readings of one file whose time is in [first, last] (inclusive).
+func decodeOne(ctx context.Context, rd *aescodec.Reader, br *bufio.Reader, f File, keys aescodec.KeyLookup, channels []string, first, last int64, exp *readings.Exporter) (int64, error) {
 	if f.Err != nil {
 		return 0, f.Err
 	}
@@ -148,7 +165,7 @@ func decodeOne(ctx context.Context, rd *aescodec.Reader, br *bufio.Reader, f Fil
 				return n, err
 			}
 		}
-		if r.Time < from || r.Time >= to || !keep[r.Channel] {
+		if r.Time < first || r.Time > last || !keep[r.Channel] {
 			continue
 		}
 		if err := exp.WriteFrom(src, r); err != nil {

@@ -402,13 +402,23 @@ func (e *Exporter) timeText(ms int64) []byte {
 }
 
 // AppendTime appends a unix-ms time as RFC 3339 in loc, with milliseconds only when not zero.
+// A data file may hold any int64 time, so years outside 0000..9999 are written as ISO 8601's
+// expanded years (as java.time prints them): a sign, then at least four digits
+// (+292278994-08-17T07:12:55.807Z, -0001-12-31T23:59:59Z); docs/export-formats.md.
 func AppendTime(dst []byte, ms int64, loc *time.Location) []byte {
 	t := time.UnixMilli(ms).In(loc)
+	if ms > lastFourDigitYearMs && t.Year() > 9999 {
+		dst = append(dst, '+') // Go writes the digits; ISO 8601 wants the sign (a negative year has its '-')
+	}
 	if ms%1000 == 0 {
 		return t.AppendFormat(dst, time.RFC3339)
 	}
 	return t.AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
 }
+
+// lastFourDigitYearMs is a day before 9999-12-31T00:00:00Z: no time zone puts an earlier time
+// past the year 9999, so AppendTime asks for the year only above it.
+const lastFourDigitYearMs = 253402214400000 - 86_400_000
 
 // appendCSVField appends s, quoted as RFC 4180 requires when it holds a separator or a quote.
 func appendCSVField(dst []byte, s string) []byte {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,33 @@ func TestExporterWideTextKeepsUnits(t *testing.T) {
 	header := strings.SplitN(buf.String(), "\n", 2)[0]
 	if !strings.Contains(header, "MAIN_ENERGY [Wh]") || !strings.Contains(header, "VOLTAGE [V]") {
 		t.Fatalf("header %q: the units lost their case", header)
+	}
+}
+
+// TestAppendTimeYears: RFC 3339 for the years 0000..9999, ISO 8601 expanded years (a sign and
+// at least four digits) outside, where a data file's int64 times may go.
+func TestAppendTimeYears(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ms   int64
+		loc  *time.Location
+		want string
+	}{
+		{0, time.UTC, "1970-01-01T00:00:00Z"},
+		{1_740_996_000_123, time.UTC, "2025-03-03T10:00:00.123Z"},
+		{253402300799999, time.UTC, "9999-12-31T23:59:59.999Z"},
+		{253402300800000, time.UTC, "+10000-01-01T00:00:00Z"},
+		{253402297200000, paris, "+10000-01-01T00:00:00+01:00"},
+		{math.MaxInt64, time.UTC, "+292278994-08-17T07:12:55.807Z"},
+		{-62167219200000, time.UTC, "0000-01-01T00:00:00Z"},
+		{-62167219201000, time.UTC, "-0001-12-31T23:59:59Z"},
+		{math.MinInt64, time.UTC, "-292275055-05-16T16:47:04.192Z"},
+	} {
+		if got := string(AppendTime(nil, tt.ms, tt.loc)); got != tt.want {
+			t.Errorf("AppendTime(%d, %s) = %s, want %s", tt.ms, tt.loc, got, tt.want)
+		}
 	}
 }

@@ -612,6 +612,23 @@ func TestAuditLog(t *testing.T) {
 		resp, body := ts.do("GET", api.PathAudit+bad, owner.session, nil)
 		problem(t, resp, body, api.CodeValidationFailed)
 	}
+	// Every bad parameter is named in one answer: unknown ones first (alphabetically), then the
+	// route's own in the order it checks them.
+	for path, want := range map[string][]string{
+		api.PathAudit + "?status=abc&limit=0&from=yesterday&to=soon&colour=blue&size=2": {"colour", "size", "from", "to", "status", "limit"},
+		api.PathDevices + "?state=gone&site=Paris&colour=blue":                          {"colour", "state", "site"},
+		api.PathTokens + "?kind=nope&colour=blue":                                       {"colour", "kind"},
+		api.PathSites + "?colour=blue&size=2":                                           {"colour", "size"},
+	} {
+		resp, body := ts.do("GET", path, owner.session, nil)
+		var fields []string
+		for _, e := range problem(t, resp, body, api.CodeValidationFailed).Errors {
+			fields = append(fields, e.Field)
+		}
+		if !slices.Equal(fields, want) {
+			t.Errorf("GET %s names %v, want %v", path, fields, want)
+		}
+	}
 }
 
 func TestAuditRetention(t *testing.T) {

@@ -346,7 +346,10 @@ func (s *Service) Devices(ctx context.Context, caller store.Token, siteID, seria
 }
 
 // Device returns a device of the caller's account (decommissioned or not): 404 when there is
-// none, 403 site_forbidden when the token does not cover its site.
+// none, and also when the token does not cover its site. A device outside the token's sites is
+// not there for it, exactly as in its listings: the same answer whether the device is named by
+// id or by serial (GET /v1/readings?device=SX-00042), and a serial, which is guessable, never
+// tells a restricted token that it is in use elsewhere in the account.
 func (s *Service) Device(ctx context.Context, caller store.Token, id string) (Device, error) {
 	if !store.ValidID(id, api.PrefixDevice) {
 		return Device{}, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
@@ -356,7 +359,7 @@ func (s *Service) Device(ctx context.Context, caller store.Token, id string) (De
 		return Device{}, err
 	}
 	if !allowsSite(caller, d.SiteID) {
-		return Device{}, siteForbidden(fmt.Sprintf("the token is not valid for the site of device %s", id))
+		return Device{}, fmt.Errorf("device %s is outside the token's sites: %w", id, store.ErrNotFound)
 	}
 	return s.openDevice(ctx, d)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -247,9 +248,14 @@ func TestDevices(t *testing.T) {
 	if l := decode[api.DeviceList](t, resp, body, http.StatusOK); len(l.Devices) != 1 || l.Devices[0].ID != other.Device.ID {
 		t.Fatalf("restricted listing %+v", l)
 	}
+	// Another site's device is not there for it (by id as by serial), as if it did not exist.
 	for _, path := range []string{"", "/key", "/status"} {
 		resp, body := ts.do("GET", api.PathDevices+"/"+d.ID+path, southOnly.Secret, nil)
-		problem(t, resp, body, api.CodeSiteForbidden)
+		problem(t, resp, body, api.CodeNotFound)
+	}
+	resp, body = ts.do("GET", api.PathDevices+"?serial="+url.QueryEscape(d.Serial), southOnly.Secret, nil)
+	if l := decode[api.DeviceList](t, resp, body, http.StatusOK); len(l.Devices) != 0 {
+		t.Fatalf("restricted token finds another site's serial: %+v", l)
 	}
 	resp, body = ts.do("POST", api.PathDevices, southOnly.Secret, api.CreateDeviceRequest{Serial: "SX-77", SiteID: north.ID})
 	problem(t, resp, body, api.CodeSiteForbidden)

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,8 +55,91 @@ func (s *Service) readingsDevices(ctx context.Context, caller store.Token, q *re
 	out := make([]*scanDevice, len(devs))
 	for i, d := range devs {
 		out[i] = &scanDevice{id: d.ID, serial: d.Serial, loc: loc, slotOf: map[readings.Channel]int{}}
+		if st := d.Stats; st.Readings > 0 {
+			out[i].first, out[i].last = st.FirstReading, st.LastReading
+			out[i].recorded = true
+		}
 	}
 	return out, nil
+}
+
+// errChannelsFound stops checkChannels' scan once every channel asked for was found.
+var errChannelsFound = errors.New("every channel found")
+
+// checkChannels refuses a query for a channel that none of its devices ever recorded, naming
+// the channels they did, so a typo in a channel name is a 422 rather than an empty answer.
+// It walks the devices' segments from their first reading and stops as soon as every channel
+// asked for was seen (usually within the first file); only a query with an unknown channel
+// reads the devices' whole history, and opens one segment per channel to learn its name.
+// Devices that recorded nothing tell nothing: a query of them alone is an empty answer.
+func (s *Service) checkChannels(ctx context.Context, accountID string, q *readingsQuery, devs []*scanDevice) error {
+	if len(q.channels) == 0 {
+		return nil
+	}
+	tags, err := s.channelTags(ctx, accountID, q.channels)
+	if err != nil {
+		return err
+	}
+	wanted := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		wanted[string(t)] = true
+	}
+	missing := len(wanted)
+	seen, labels := map[string]bool{}, map[string]string{}
+	var names []string
+	recorded := false
+	for _, d := range devs {
+		if !d.recorded {
+			continue
+		}
+		recorded = true
+		to := d.last + 1
+		if d.last == math.MaxInt64 {
+			to = d.last // the very last millisecond: a segment starting there is one reading, found below
+		}
+		err := s.st.ScanSegments(ctx, store.SegmentQuery{AccountID: accountID, DeviceID: d.id, From: d.first, To: to},
+			func(stored *store.Segment) error {
+				tag := string(stored.ChannelTag)
+				if seen[tag] {
+					return nil
+				}
+				seen[tag] = true
+				if wanted[tag] {
+					if missing--; missing == 0 {
+						return errChannelsFound
+					}
+				}
+				sg, err := s.openSegment(ctx, accountID, d.id, stored, labels)
+				if err != nil {
+					return err
+				}
+				names = append(names, sg.Name)
+				return nil
+			})
+		if errors.Is(err, errChannelsFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !recorded {
+		return nil
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	known := "none"
+	if len(names) > 0 {
+		known = strings.Join(names, ", ")
+	}
+	var errs ValidationErrors
+	for i, t := range tags {
+		if !seen[string(t)] {
+			errs = append(errs, &ValidationError{Field: "channel",
+				Message: fmt.Sprintf("%q: no such channel in these readings (channels recorded: %s)", q.channels[i], known)})
+		}
+	}
+	return errs
 }
 
 // readingsDevice resolves the device of a readings query by id or by serial. A serial names the

@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,9 +170,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, calle
 
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, caller store.Token) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "user", "kind"); err != nil {
-		return err
-	}
+	var checks fieldChecks
+	checks.add(onlyParams(q, "user", "kind"))
 	kind := api.TokenKindAPI
 	switch k := q.Get("kind"); k {
 	case "", string(api.TokenKindAPI):
@@ -178,7 +180,10 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, caller
 	case "all":
 		kind = ""
 	default:
-		return invalid("kind", "must be api, session or all")
+		checks.add(invalid("kind", "must be api, session or all"))
+	}
+	if !checks.ok() {
+		return checks.err()
 	}
 	toks, err := s.svc.ListTokens(r.Context(), caller, q.Get("user"), kind)
 	if err != nil {
@@ -215,36 +220,36 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller stor
 		return err
 	}
 	q := r.URL.Query()
-	if err := onlyParams(q, "from", "to", "user", "device", "status", "limit", "cursor"); err != nil {
-		return err
-	}
+	var checks fieldChecks
+	checks.add(onlyParams(q, "from", "to", "user", "device", "status", "limit", "cursor"))
 	f := store.AuditFilter{AccountID: caller.AccountID, UserID: q.Get("user"), DeviceID: q.Get("device"), Cursor: q.Get("cursor")}
 	var err error
-	if f.From, err = queryTime(q, "from"); err != nil {
-		return err
-	}
-	if f.To, err = queryTime(q, "to"); err != nil {
-		return err
-	}
-	if q.Get("to") != "" && f.To.IsZero() { // before 0001-01-01T00:00:00Z: nothing, not "no bound"
-		writeJSON(w, http.StatusOK, api.AuditPage{Entries: []api.AuditEntry{}})
-		return nil
-	}
+	f.From, err = queryTime(q, "from")
+	checks.add(err)
+	f.To, err = queryTime(q, "to")
+	checks.add(err)
 	if v := q.Get("status"); v != "" {
 		if len(v) == 3 && strings.HasSuffix(strings.ToLower(v), "xx") && v[0] >= '1' && v[0] <= '5' {
 			f.StatusClass = int(v[0] - '0')
 		} else if n, err := strconv.Atoi(v); err == nil && n >= 100 && n <= 599 {
 			f.Status = n
 		} else {
-			return invalid("status", "must be a status code (404) or class (4xx)")
+			checks.add(invalid("status", "must be a status code (404) or class (4xx)"))
 		}
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return invalid("limit", "must be a number from 1 to 1000")
+			checks.add(invalid("limit", "must be a number from 1 to 1000"))
 		}
 		f.Limit = n
+	}
+	if !checks.ok() {
+		return checks.err()
+	}
+	if q.Get("to") != "" && f.To.IsZero() { // before 0001-01-01T00:00:00Z: nothing, not "no bound"
+		writeJSON(w, http.StatusOK, api.AuditPage{Entries: []api.AuditEntry{}})
+		return nil
 	}
 	page, err := s.svc.st.ListAudit(r.Context(), f)
 	if err != nil {
@@ -265,20 +270,23 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, caller stor
 }
 
 // onlyParams rejects query parameters a route does not know, so a typo is not silently ignored.
+// Every unknown parameter is named, in alphabetical order.
 func onlyParams(q url.Values, known ...string) error {
-	for k := range q {
-		ok := false
-		for _, n := range known {
-			ok = ok || k == n
-		}
-		if !ok && len(known) == 0 {
-			return invalid(k, "is not a parameter of this route, which takes none")
-		}
-		if !ok {
-			return invalid(k, "is not a parameter of this route (known: %s)", strings.Join(known, ", "))
+	var errs ValidationErrors
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case slices.Contains(known, k):
+		case len(known) == 0:
+			errs = append(errs, &ValidationError{Field: k, Message: "is not a parameter of this route, which takes none"})
+		default:
+			errs = append(errs, &ValidationError{Field: k,
+				Message: fmt.Sprintf("is not a parameter of this route (known: %s)", strings.Join(known, ", "))})
 		}
 	}
-	return nil
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 func queryTime(q url.Values, name string) (time.Time, error) {

@@ -126,20 +126,22 @@ func (s *Server) handleReplaceDevice(w http.ResponseWriter, r *http.Request, cal
 
 func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, caller store.Token) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "site", "serial", "state"); err != nil {
-		return err
-	}
+	var checks fieldChecks
+	checks.add(onlyParams(q, "site", "serial", "state"))
 	withDecommissioned := false
 	switch q.Get("state") {
 	case "", "in_service":
 	case "all":
 		withDecommissioned = true
 	default:
-		return invalid("state", "must be in_service or all")
+		checks.add(invalid("state", "must be in_service or all"))
 	}
 	site := q.Get("site")
 	if site != "" && !store.ValidID(site, api.PrefixSite) {
-		return invalid("site", "must be a site id (%s...)", api.PrefixSite)
+		checks.add(invalid("site", "must be a site id (%s...)", api.PrefixSite))
+	}
+	if !checks.ok() {
+		return checks.err()
 	}
 	devs, err := s.svc.Devices(r.Context(), caller, site, q.Get("serial"), withDecommissioned)
 	if err != nil {
@@ -261,6 +263,9 @@ func (s *Server) handleReadings(w http.ResponseWriter, r *http.Request, caller s
 	}
 	devs, err := s.svc.readingsDevices(r.Context(), caller, q)
 	if err != nil {
+		return err
+	}
+	if err := s.svc.checkChannels(r.Context(), caller.AccountID, q, devs); err != nil {
 		return err
 	}
 	if q.streamed() {

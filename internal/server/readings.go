@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"mime"
 	"net/url"
 	"slices"
@@ -49,90 +50,94 @@ var readingsParams = []string{"site", "device", "from", "to", "channel", "interv
 // maxChannelFilters bounds the channel parameters of one query.
 const maxChannelFilters = 64
 
-// parseReadingsQuery checks the parameters and the Accept header of GET /v1/readings. now
-// defaults `to`. It never panics, whatever it is given (FuzzReadingsQuery).
+// parseReadingsQuery checks the parameters and the Accept header of GET /v1/readings; every bad
+// parameter is named at once (ValidationErrors). now defaults `to`. It never panics, whatever
+// it is given (FuzzReadingsQuery).
 func parseReadingsQuery(q url.Values, accept string, now time.Time) (*readingsQuery, error) {
-	if err := onlyParams(q, readingsParams...); err != nil {
-		return nil, err
-	}
+	var checks fieldChecks
+	checks.add(onlyParams(q, readingsParams...))
 	for _, k := range readingsParams {
 		if k != "channel" && len(q[k]) > 1 {
-			return nil, invalid(k, "must be given once")
+			checks.add(invalid(k, "must be given once"))
 		}
 	}
 	rq := &readingsQuery{site: q.Get("site"), device: q.Get("device")}
 	switch {
 	case rq.site == "" && rq.device == "":
-		return nil, invalid("site", "give a site (id sit_...) or a device (id dev_... or serial)")
+		checks.add(invalid("site", "give a site (id sit_...) or a device (id dev_... or serial)"))
 	case rq.site != "" && rq.device != "":
-		return nil, invalid("device", "give a site or a device, not both")
+		checks.add(invalid("device", "give a site or a device, not both"))
 	case rq.site != "" && !store.ValidID(rq.site, api.PrefixSite):
-		return nil, invalid("site", "must be a site id (%s...); resolve a name with GET /v1/sites?name=", api.PrefixSite)
+		checks.add(invalid("site", "must be a site id (%s...); resolve a name with GET /v1/sites?name=", api.PrefixSite))
 	case rq.device != "" && !store.ValidID(rq.device, api.PrefixDevice):
 		// Not an id: a serial, so an analyst whose token holds only readings:read can name the
 		// meter printed on its label.
 		if err := checkSerial(rq.device); err != nil {
-			return nil, invalid("device", "must be a device id (%s...) or a serial such as SX-00042", api.PrefixDevice)
+			checks.add(invalid("device", "must be a device id (%s...) or a serial such as SX-00042", api.PrefixDevice))
 		}
 	}
 
-	var err error
-	if rq.to, err = queryTime(q, "to"); err != nil {
-		return nil, err
-	}
-	if q.Get("to") == "" {
+	var errTo, errFrom error
+	if rq.to, errTo = queryTime(q, "to"); q.Get("to") == "" {
 		rq.to = now
 	}
-	if rq.from, err = queryTime(q, "from"); err != nil {
-		return nil, err
-	}
-	if q.Get("from") == "" { // 0001-01-01T00:00:00Z is a time like any other: the very beginning
+	if rq.from, errFrom = queryTime(q, "from"); q.Get("from") == "" { // 0001-01-01T00:00:00Z is a time like any other: the very beginning
 		rq.from = rq.to.Add(-api.DefaultReadingsSpan)
 	}
-	if !rq.from.Before(rq.to) {
-		return nil, invalid("from", "must be before to")
-	}
-	// Readings are whole milliseconds: t >= from and t < to, rounded up for both.
-	rq.fromMs, rq.toMs = ceilMillis(rq.from), ceilMillis(rq.to)
-	if rq.fromMs >= rq.toMs {
-		return nil, invalid("from", "the range holds no whole millisecond")
+	fromOK, toOK := checks.add(errFrom), checks.add(errTo)
+	if fromOK && toOK {
+		// Readings are whole milliseconds: t >= from and t < to, rounded up for both.
+		rq.fromMs, rq.toMs = ceilMillis(rq.from), ceilMillis(rq.to)
+		switch {
+		case !rq.from.Before(rq.to):
+			checks.add(invalid("from", "must be before to"))
+		case rq.fromMs >= rq.toMs:
+			checks.add(invalid("from", "the range holds no whole millisecond"))
+		}
 	}
 
 	if len(q["channel"]) > maxChannelFilters {
-		return nil, invalid("channel", "at most %d channels", maxChannelFilters)
-	}
-	for _, c := range q["channel"] {
-		if err := checkText("channel", c, 64); err != nil {
-			return nil, err
+		checks.add(invalid("channel", "at most %d channels", maxChannelFilters))
+	} else {
+		for _, c := range q["channel"] {
+			if !checks.add(checkText("channel", c, 64)) {
+				break
+			}
+			if !slices.Contains(rq.channels, c) {
+				rq.channels = append(rq.channels, c)
+			}
 		}
-		if !slices.Contains(rq.channels, c) {
-			rq.channels = append(rq.channels, c)
-		}
+		slices.Sort(rq.channels)
 	}
-	slices.Sort(rq.channels)
 
 	rq.interval = api.IntervalRaw
 	if v := q.Get("interval"); v != "" {
 		rq.interval = api.Interval(v)
 		if !slices.Contains(api.AllIntervals, rq.interval) {
-			return nil, invalid("interval", "must be raw, 1m, 10m, 1h or 1d")
+			checks.add(invalid("interval", "must be raw, 1m, 10m, 1h or 1d"))
 		}
 	}
 
+	formatOK := true
 	if v := q.Get("format"); v != "" {
 		rq.format = api.ReadingsFormat(v)
 		if rq.format != api.FormatJSON && rq.format != api.FormatCSV && rq.format != api.FormatNDJSON {
-			return nil, invalid("format", "must be csv, ndjson or json")
+			formatOK = checks.add(invalid("format", "must be csv, ndjson or json"))
 		}
-	} else if rq.format, err = negotiate(accept); err != nil {
-		return nil, err
+	} else {
+		var err error
+		rq.format, err = negotiate(accept)
+		formatOK = checks.add(err)
 	}
 
-	if rq.streamed() {
+	if formatOK && rq.streamed() {
 		for _, k := range []string{"limit", "cursor"} {
 			if q.Get(k) != "" {
-				return nil, invalid(k, "is for JSON pages: a %s export streams the whole range in one response", rq.format)
+				checks.add(invalid(k, "is for JSON pages: a %s export streams the whole range in one response", rq.format))
 			}
+		}
+		if err := checks.err(); err != nil {
+			return nil, err
 		}
 		return rq, nil
 	}
@@ -140,16 +145,21 @@ func parseReadingsQuery(q url.Values, accept string, now time.Time) (*readingsQu
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > api.MaxReadingsLimit {
-			return nil, invalid("limit", "must be a number from 1 to %d", api.MaxReadingsLimit)
+			checks.add(invalid("limit", "must be a number from 1 to %d", api.MaxReadingsLimit))
 		}
 		rq.limit = n
 	}
-	if v := q.Get("cursor"); v != "" {
+	// A cursor is bound to the whole query: it is checked only once the rest is right.
+	if v := q.Get("cursor"); v != "" && checks.ok() {
 		c, err := decodeReadingsCursor(v, rq)
-		if err != nil {
-			return nil, err
+		if errors.Is(err, store.ErrInvalidCursor) {
+			err = invalid("cursor", "not a cursor from this query")
 		}
+		checks.add(err)
 		rq.cursor = c
+	}
+	if err := checks.err(); err != nil {
+		return nil, err
 	}
 	return rq, nil
 }

@@ -372,8 +372,16 @@ func TestReadingsAccess(t *testing.T) {
 	rng := []string{"from", f.fromS, "to", f.toS, "format", "csv"}
 	resp, body := ts.get(readingsPath(append([]string{"site", f.otherSite.ID}, rng...)...), f.restricted, "")
 	problem(t, resp, body, api.CodeSiteForbidden)
-	resp, body = ts.get(readingsPath(append([]string{"device", f.otherDevice.Device.ID}, rng...)...), f.restricted, "")
-	problem(t, resp, body, api.CodeSiteForbidden)
+	// A device outside the token's sites is not there for it, named by id or by serial alike:
+	// the same answer, which says no more than for a device that does not exist.
+	answers := map[string]string{}
+	for _, device := range []string{f.otherDevice.Device.ID, "SX-00099", "dev_aaaaaaaaaaaaaaaa", "SX-12345"} {
+		resp, body := ts.get(readingsPath(append([]string{"device", device}, rng...)...), f.restricted, "")
+		answers[problem(t, resp, body, api.CodeNotFound).Detail] += device + " "
+	}
+	if len(answers) != 1 {
+		t.Fatalf("a device outside the token's sites is told apart: %q", answers)
+	}
 	resp, _ = ts.get(readingsPath(append([]string{"device", f.dev.Device.ID}, rng...)...), f.restricted, "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("restricted token on its own site: %d", resp.StatusCode)
@@ -384,8 +392,6 @@ func TestReadingsAccess(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(bySerial, byID) || len(bySerial) == 0 {
 		t.Fatalf("by serial: %d, %d bytes, by id %d bytes", resp.StatusCode, len(bySerial), len(byID))
 	}
-	resp, body = ts.get(readingsPath(append([]string{"device", "SX-00099"}, rng...)...), f.restricted, "")
-	problem(t, resp, body, api.CodeNotFound)
 	installer := ts.person(ts.account("Installers"), "inst@example.com", api.RoleInstaller)
 	resp, body = ts.get(readingsPath(append([]string{"device", f.dev.Device.ID}, rng...)...), installer.session, "")
 	if p := problem(t, resp, body, api.CodeInsufficientScope); p.Scope != api.ScopeReadingsRead {
@@ -424,6 +430,20 @@ func TestReadingsAccess(t *testing.T) {
 			}
 		})
 	}
+	// Every bad parameter is named at once, in the order the route checks them.
+	resp, body = ts.get(api.PathReadings+"?device=SX%2000042&from=yesterday&to=later&interval=2h&format=csv&limit=5&tz=UTC&since=x", f.analystToken, "")
+	p := problem(t, resp, body, api.CodeValidationFailed)
+	var fields []string
+	for _, e := range p.Errors {
+		fields = append(fields, e.Field)
+	}
+	if want := []string{"since", "tz", "device", "from", "to", "interval", "limit"}; !slices.Equal(fields, want) {
+		t.Fatalf("fields %v, want %v: %s", fields, want, body)
+	}
+	if !strings.Contains(p.Detail, "since: ") || !strings.Contains(p.Detail, "; limit: is for JSON pages") {
+		t.Fatalf("detail %q", p.Detail)
+	}
+
 	// Defaults: the last 24 hours before now (nothing here: the fixture is in the past).
 	resp, body = ts.get(readingsPath("device", f.dev.Device.ID), f.analystToken, "")
 	if p := decode[api.ReadingsPage](t, resp, body, http.StatusOK); len(p.Readings) != 0 || p.NextCursor != "" || p.Interval != api.IntervalRaw {
@@ -465,4 +485,36 @@ func FuzzReadingsQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadingsUnknownChannel: a channel no device of the query ever recorded is a 422 naming
+// those they did, so a typo is not mistaken for a period without readings.
+func TestReadingsUnknownChannel(t *testing.T) {
+	f := newReadingsFixture(t)
+	var names []string
+	for _, c := range f.g.Schema().Channels {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	resp, body := f.ts.get(readingsPath("device", "SX-00042", "from", f.fromS, "to", f.toS, "channel", "main", "channel", "mian", "format", "csv"), f.analystToken, "")
+	p := problem(t, resp, body, api.CodeValidationFailed)
+	want := fmt.Sprintf(`"mian": no such channel in these readings (channels recorded: %s)`, strings.Join(names, ", "))
+	if len(p.Errors) != 1 || p.Errors[0].Field != "channel" || p.Errors[0].Message != want {
+		t.Fatalf("errors %+v, want one on channel: %s", p.Errors, want)
+	}
+
+	// Known channels answer, even outside the range they were recorded in.
+	for _, q := range [][]string{
+		{"site", f.site.ID, "from", f.fromS, "to", f.toS, "channel", "main", "channel", names[len(names)-1]},
+		{"device", f.dev.Device.ID, "from", "2020-01-01T00:00:00Z", "to", "2020-01-02T00:00:00Z", "channel", "main"},
+	} {
+		resp, body := f.ts.get(readingsPath(q...), f.analystToken, "")
+		decode[api.ReadingsPage](t, resp, body, http.StatusOK)
+	}
+	// A device that recorded nothing yet cannot tell a typo: its answer is empty.
+	fresh := f.ts.provision(f.owner.session, f.site.ID, "SX-00100")
+	resp, body = f.ts.get(readingsPath("device", fresh.Device.ID, "from", f.fromS, "to", f.toS, "channel", "mian"), f.analystToken, "")
+	if page := decode[api.ReadingsPage](t, resp, body, http.StatusOK); len(page.Readings) != 0 {
+		t.Fatalf("a fresh device has readings: %+v", page)
+	}
 }

@@ -46,6 +46,7 @@ func newProblemError(code api.Code, detail string) *problemError {
 func problemFor(err error) *problemError {
 	var pe *problemError
 	var ve *ValidationError
+	var ves ValidationErrors
 	var se *ScopeError
 	var re *RateLimitError
 	var mbe *http.MaxBytesError
@@ -53,6 +54,12 @@ func problemFor(err error) *problemError {
 	switch {
 	case errors.As(err, &pe):
 		return pe
+	case errors.As(err, &ves):
+		p := api.NewProblem(api.CodeValidationFailed, ves.Error())
+		for _, ve := range ves {
+			p.Errors = append(p.Errors, api.FieldError{Field: ve.Field, Message: ve.Message})
+		}
+		return &problemError{problem: p}
 	case errors.As(err, &ve):
 		p := api.NewProblem(api.CodeValidationFailed, ve.Error())
 		p.Errors = []api.FieldError{{Field: ve.Field, Message: ve.Message}}

@@ -94,6 +94,10 @@ func OpenService(ctx context.Context, dd DataDir, cfg ServiceConfig) (*Service, 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeyToGenerate(ctx, dd, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	key, err := MasterKey(dd, cfg.Logger)
 	if err != nil {
 		st.Close()
@@ -170,6 +174,38 @@ func cleanUploads(dir string, now time.Time, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// generatesMasterKey reports whether MasterKey would draw a new key into <Dir>/master.key.
+func generatesMasterKey(dd DataDir) bool {
+	if dd.MasterKey != nil || dd.MasterKeyHex != "" || dd.MasterKeyFile != "" || dd.Dir == "" || !dd.Create {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dd.Dir, MasterKeyFile))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// checkKeyToGenerate refuses, before anything is written, to draw a master key for a database
+// that already has one: the new key could not open it, and would be left behind as a stray
+// master.key. That is the directory of a `smartx server --dev` without --data-dir, whose key
+// lives only in the dev server's memory, or a data directory whose key is kept elsewhere.
+func checkKeyToGenerate(ctx context.Context, dd DataDir, st store.Store) error {
+	if !generatesMasterKey(dd) {
+		return nil
+	}
+	_, err := st.Meta(ctx, auth.MasterCheckMetaKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil // a new database: its key is made now
+	case err != nil:
+		return fmt.Errorf("check master key: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dd.Dir, DevMailDir)); err == nil {
+		return fmt.Errorf("%s is the throwaway directory of a `smartx server --dev`, whose master key lives in its memory only: "+
+			"nothing was written; to add accounts to a dev server, start it with `smartx server --dev --data-dir DIR`, which keeps its key in DIR", dd.Dir)
+	}
+	return fmt.Errorf("the database in %s was made with a master key that is not there: nothing was written; "+
+		"pass the server's key with --master-key-file or SMARTX_MASTER_KEY", dd.Dir)
 }
 
 // MasterKey finds the master key as DataDir documents: the key itself, the hex of

@@ -7,10 +7,13 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +263,65 @@ func scopeNames(s []api.Scope) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
 		out[i] = string(v)
+	}
+	return out
+}
+
+// TestNoStrayMasterKey: a database whose master key is not in its directory (a dev server's
+// throwaway directory, key in memory; or a key kept elsewhere) is refused before anything is
+// written, rather than given a new master.key that cannot open it.
+func TestNoStrayMasterKey(t *testing.T) {
+	ctx := context.Background()
+	params := testPasswordParams
+	cfg := ServiceConfig{PasswordParams: &params}
+	for _, dev := range []bool{true, false} {
+		dir := t.TempDir()
+		key, _ := auth.NewKey(bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
+		svc, err := OpenService(ctx, DataDir{Dir: dir, MasterKey: &key, Create: true}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Close()
+		if dev {
+			if err := os.Mkdir(filepath.Join(dir, DevMailDir), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := listTree(t, dir)
+		_, err = OpenService(ctx, DataDir{Dir: dir, Create: true}, cfg)
+		want := "was made with a master key that is not there: nothing was written"
+		if dev {
+			want = "throwaway directory of a `smartx server --dev`"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("dev %v: %v, want an error saying %q", dev, err, want)
+		}
+		if after := listTree(t, dir); !slices.Equal(before, after) {
+			t.Errorf("dev %v: the directory changed from %v to %v", dev, before, after)
+		}
+	}
+}
+
+// listTree lists the files and folders under dir with their sizes.
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if strings.Contains(path, "-wal") || strings.Contains(path, "-shm") {
+			return nil // SQLite's own journal files come and go with every open
+		}
+		out = append(out, fmt.Sprintf("%s %d", strings.TrimPrefix(path, dir), info.Size()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -24,9 +24,13 @@ import (
 type scanDevice struct {
 	id, serial string
 	loc        *time.Location // the site's time zone, for daily buckets
-	slots      []readings.Channel
-	slotIndex  []int // channel index at the slot's first appearance: the order of aggregate rows
-	slotOf     map[readings.Channel]int
+	// first and last are the times of the device's first and last readings (Unix ms), when it
+	// recorded any.
+	first, last int64
+	recorded    bool
+	slots       []readings.Channel
+	slotIndex   []int // channel index at the slot's first appearance: the order of aggregate rows
+	slotOf      map[readings.Channel]int
 	// version counts changes of slots, so a sink knows when to prepare its labels again.
 	version int
 }
