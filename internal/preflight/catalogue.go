@@ -179,6 +179,12 @@ var catalogue = [...]message{
 	{"run the checks again and let them finish", "relancer les vérifications et les laisser aller au bout"},
 	{"interrupted", "interrompue"},
 
+	{"no time was left to send the NTP query: resolving the server's name used the check's time",
+		"il ne restait pas de temps pour envoyer la requête NTP : la résolution du nom du serveur a pris tout le temps de la vérification"},
+
+	{"run the check again; if it fails the same way, note the error for support",
+		"relancer la vérification ; si elle échoue de la même façon, noter l'erreur pour le support"},
+
 	// Faults of this laptop (classify.go), on every OS, and what was attempted.
 	{"this laptop blocked %s (%s)", "cet ordinateur a bloqué %s (%s)"},
 	{"this laptop has no route for %s (%s)", "cet ordinateur n'a pas de route pour %s (%s)"},

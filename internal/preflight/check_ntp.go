@@ -70,6 +70,13 @@ func checkNTP(ctx context.Context, env *probeEnv) Result {
 	}
 	r.setMetric("attempts", float64(attempts))
 
+	if resp == nil && lastErr == nil { // no query could be sent: the time was used up before
+		r.Status = StatusError
+		r.Reason = "no time was left to send the NTP query: resolving the server's name used the check's time"
+		r.Summary = r.Reason
+		r.Hint = "run the check again; if it fails the same way, note the error for support"
+		return r
+	}
 	if lastErr != nil {
 		what := "the NTP query to " + server.String()
 		if laptopFault(&r, lastErr, what) {

@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"context"
 	"net"
 	"strconv"
 	"testing"
@@ -79,4 +80,18 @@ func TestCheckNTPPortUnreachable(t *testing.T) {
 	cfg.NTPServer = addr
 	r := runCheck(t, cfg, CheckNTP)
 	checkResult(t, r, wantResult{status: StatusFail, summary: "rejected the query (port unreachable)", rule: "allow UDP"})
+}
+
+// A check whose time is gone before its first query says so; it never dereferences an answer
+// that was never received.
+func TestNTPWithoutTimeForAQuery(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NTPServer = "127.0.0.1:1" // an address: no name to resolve, and nothing is sent
+	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	r := checkNTP(ctx, newProbeEnv(cfg.withDefaults()))
+	info, _ := LookupCheck("ntp")
+	r.ID, r.Title, r.Group = info.ID, info.Title, info.Group
+	checkResult(t, r, wantResult{status: StatusError, reason: "no time was left to send the NTP query"})
+	assertTranslated(t, r)
 }
