@@ -205,9 +205,9 @@ type SiteStore interface {
 	// UpdateSite replaces the name index, sealed values and update time of a site of the account;
 	// ErrConflict when another site of the account has the name index.
 	UpdateSite(ctx context.Context, s Site) error
-	// DeleteSite deletes a site and, in the same transaction, its decommissioned devices and
-	// their files and readings. It fails with a *SiteNotEmptyError while devices in service
-	// remain.
+	// DeleteSite deletes a site and, in the same transaction, its decommissioned devices with
+	// their files and readings, and its preflight runs. It fails with a *SiteNotEmptyError
+	// while devices in service remain.
 	DeleteSite(ctx context.Context, accountID, id string) error
 }
 

@@ -206,9 +206,9 @@ type AccountStore interface {
 	// DeleteAccount deletes the account and, in the same transaction, everything it owns: its
 	// wrapped data key (which crypto-shreds whatever a copy of the database still holds sealed
 	// under it), users, tokens, token keys, login challenges, audit entries, sites, devices,
-	// device keys, data files, readings and loss reports. It advances the revocation epoch, and
-	// leaves no remnant of the deleted rows in the database's files (the SQLite store
-	// overwrites freed content and empties its write-ahead log).
+	// device keys, data files, readings, loss reports and preflight runs. It advances the
+	// revocation epoch, and leaves no remnant of the deleted rows in the database's files (the
+	// SQLite store overwrites freed content and empties its write-ahead log).
 	DeleteAccount(ctx context.Context, id string) error
 }
 
@@ -348,5 +348,6 @@ type Store interface {
 	FileStore
 	ReadingStore
 	SSOStore
+	PreflightStore
 	Close() error
 }

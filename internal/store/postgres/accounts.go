@@ -51,7 +51,7 @@ func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 // grow with the readings: a plain VACUUM frees their space.
 var (
 	accountKeyTables = []string{"accounts", "users", "token_keys", "recovery_codes", "login_challenges", "sites", "devices", "sso_links", "sso_domains", "sso_identities"}
-	accountTables    = []string{"tokens", "audit_log", "device_keys", "data_files", "segments", "device_losses"}
+	accountTables    = []string{"tokens", "audit_log", "device_keys", "data_files", "segments", "device_losses", "preflight_runs"}
 	userKeyTables    = []string{"users", "token_keys", "recovery_codes", "login_challenges", "sso_identities"}
 	userTables       = []string{"tokens"}
 )

@@ -117,7 +117,8 @@ func loadMigrations() ([]store.Migration, error) {
 // ASCII, so an operator looking at pg_locks can tell whose it is.
 const migrationLock = 0x736d61727478
 
-// purgeLock is the key of the transaction advisory lock of the audit log's purge: "smartxp".
+// purgeLock is the key of the transaction advisory lock of the retention purges (audit log,
+// preflight runs): "smartxp".
 const purgeLock = 0x736d6172747870
 
 // LatestSchema returns the schema version this smartx creates and upgrades to.

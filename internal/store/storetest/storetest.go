@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"data files and losses", testFiles},
 		{"readings segments", testSegments},
 		{"account deletion cascades to devices and readings", testDeleteAccountDevices},
+		{"preflight runs", testPreflightRuns},
 		{"concurrent uploads of one file store it once", testSameStoreFileRace},
 		{"single sign-on links", testSSOLinks},
 		{"single sign-on identities", testSSOIdentities},
