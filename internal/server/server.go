@@ -174,6 +174,8 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: api.PathSites + "/{id}", handle: s.handleGetSite},
 		{method: http.MethodPatch, path: api.PathSites + "/{id}", scope: api.ScopeDevicesWrite, handle: s.handleUpdateSite},
 		{method: http.MethodDelete, path: api.PathSites + "/{id}", scope: api.ScopeDevicesWrite, handle: s.handleDeleteSite},
+		{method: http.MethodPost, path: api.PathSites + "/{id}" + api.SitePreflightSuffix, scope: api.ScopeDevicesWrite, handle: s.handleUploadPreflight},
+		{method: http.MethodGet, path: api.PathSites + "/{id}" + api.SiteStatusSuffix, scope: api.ScopeDevicesRead, handle: s.handleSiteStatus},
 
 		{method: http.MethodPost, path: api.PathDevices, scope: api.ScopeDevicesWrite, handle: s.handleCreateDevice},
 		{method: http.MethodGet, path: api.PathDevices, scope: api.ScopeDevicesRead, handle: s.handleListDevices},
@@ -427,11 +429,15 @@ func (s *Server) record(r *http.Request, ri *requestInfo, status int, start time
 // FlushAudit writes the buffered audit entries now.
 func (s *Server) FlushAudit(ctx context.Context) error { return s.audit.flush(ctx) }
 
-// Purge applies the retention rules once: audit entries past their retention and token records
-// long dead are deleted.
+// Purge applies the retention rules once: audit entries past their retention, preflight runs
+// past the audit errors' and token records long dead are deleted.
 func (s *Server) Purge(ctx context.Context) error {
 	now := s.now()
 	n, err := s.svc.st.PurgeAudit(ctx, now.Add(-s.cfg.AuditRetention), now.Add(-s.cfg.AuditErrorRetention))
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.st.PurgePreflightRuns(ctx, now.Add(-s.cfg.AuditErrorRetention))
 	if err != nil {
 		return err
 	}
@@ -444,8 +450,8 @@ func (s *Server) Purge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n > 0 || m > 0 || c > 0 {
-		s.log.Info("retention purge", "audit_entries", n, "token_records", m, "expired_logins", c)
+	if n > 0 || m > 0 || c > 0 || p > 0 {
+		s.log.Info("retention purge", "audit_entries", n, "token_records", m, "expired_logins", c, "preflight_runs", p)
 	}
 	return nil
 }

@@ -47,8 +47,13 @@ func (s *Service) DeviceStatus(ctx context.Context, caller store.Token, id strin
 	if err != nil {
 		return api.DeviceStatus{}, err
 	}
+	return s.deviceStatus(ctx, d)
+}
+
+// deviceStatus is DeviceStatus of a device the caller may see.
+func (s *Service) deviceStatus(ctx context.Context, d Device) (api.DeviceStatus, error) {
 	var files []fileSpan
-	err = s.st.ListDataFiles(ctx, caller.AccountID, id, func(f store.DataFile) error {
+	err := s.st.ListDataFiles(ctx, d.AccountID, d.ID, func(f store.DataFile) error {
 		files = append(files, fileSpan{seq: f.Sequence, readings: f.Readings, first: f.FirstReading, last: f.LastReading,
 			interval: f.Interval.Milliseconds(), gaps: f.Gaps})
 		return nil
@@ -56,7 +61,7 @@ func (s *Service) DeviceStatus(ctx context.Context, caller store.Token, id strin
 	if err != nil {
 		return api.DeviceStatus{}, err
 	}
-	losses, err := s.st.ListLosses(ctx, caller.AccountID, id)
+	losses, err := s.st.ListLosses(ctx, d.AccountID, d.ID)
 	if err != nil {
 		return api.DeviceStatus{}, err
 	}
