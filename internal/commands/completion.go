@@ -69,6 +69,7 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 		"smartx site show":           f.completeSites,
 		"smartx site update":         f.completeSites,
 		"smartx site delete":         f.completeSites,
+		"smartx site status":         f.completeSites,
 		"smartx api":                 fixed(api.PathHealth, api.PathWhoAmI, api.PathTokens, api.PathAudit, api.PathSites, api.PathDevices, api.PathReadings),
 	}
 	var walk func(cmd *cobra.Command)

@@ -31,6 +31,7 @@ type preflightOptions struct {
 	watch      bool
 	every      time.Duration
 	noHistory  bool
+	upload     bool
 }
 
 // bindPreflightTargets registers the flags naming what to test; their names are the interface
@@ -66,7 +67,10 @@ self-contained HTML or Markdown document (--lang fr writes it in French).
 address, checks on the segment that the gateway answers and that nobody holds the address.
 --watch runs the checks again until every one passes, printing what changes. Every run is
 kept in a small local history: smartx preflight history lists it, smartx preflight report
-shows a kept run again or writes its report.
+shows a kept run again or writes its report. --upload sends the run to the platform,
+attached to the site, for support (smartx site status); smartx preflight upload sends a
+kept run later. The platform profile it uses comes from SMARTX_PROFILE: --profile here is
+the device generation.
 
 Exit status: 0 when nothing failed (warnings allowed unless --strict), 1 when a check
 failed (with --watch: interrupted before every check passed), 2 on a usage or
@@ -82,6 +86,9 @@ configuration error, 130 when interrupted.`,
 
   # wait while IT opens the rule: re-run until every check passes
   smartx preflight --watch --every 5s
+
+  # send the run to the platform, attached to the site, once it is over
+  smartx preflight --site "Paris HQ" --watch --upload
 
   # the report for IT in French
   smartx preflight --site "Paris HQ" --report paris-it.html --lang fr
@@ -110,7 +117,8 @@ configuration error, 130 when interrupted.`,
 	fs.BoolVar(&o.watch, "watch", false, "run the checks again until every one passes (Ctrl-C to stop), printing what changes")
 	fs.DurationVar(&o.every, "every", preflight.DefaultWatchEvery, "with --watch, time between two runs")
 	fs.BoolVar(&o.noHistory, "no-history", false, "do not keep this run in the local history")
-	cmd.AddCommand(newPreflightRulesCmd(f), newPreflightHistoryCmd(f), newPreflightReportCmd(f))
+	fs.BoolVar(&o.upload, "upload", false, "send the run to the platform, attached to the site (--site), with who ran it and from which network")
+	cmd.AddCommand(newPreflightRulesCmd(f), newPreflightHistoryCmd(f), newPreflightReportCmd(f), newPreflightUploadCmd(f))
 	return cmd
 }
 
@@ -223,9 +231,13 @@ func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflig
 	if err != nil {
 		return err
 	}
+	up, err := prepareUpload(f, o, cfg)
+	if err != nil {
+		return err
+	}
 	cfg.Clock = f.Now
 	if o.watch {
-		return runPreflightWatch(ctx, f, cfg, o, writeReport)
+		return runPreflightWatch(ctx, f, cfg, o, writeReport, up)
 	}
 
 	var onEvent func(preflight.Event)
@@ -259,13 +271,17 @@ func runPreflight(ctx context.Context, f *Factory, fs *pflag.FlagSet, o *preflig
 			return err
 		}
 	}
-	if err := finishPreflight(f, o, report, writeReport, format == ui.FormatTable); err != nil {
+	kept, err := finishPreflight(f, o, report, writeReport, format == ui.FormatTable)
+	if err != nil {
 		return err
 	}
-	switch {
-	case report.Interrupted:
+	if report.Interrupted {
 		return context.Canceled
-	case report.Failed(cfg.Strict):
+	}
+	if err := up.send(ctx, f, report, kept); err != nil {
+		return err
+	}
+	if report.Failed(cfg.Strict) {
 		return silentExit(exitFailure)
 	}
 	return nil
@@ -278,14 +294,19 @@ func runInfo() preflight.RunInfo {
 }
 
 // finishPreflight keeps the run in the history and writes the IT report, saying so on
-// stderr. Keeping the run is a convenience: a failure is a warning, never the command's.
-func finishPreflight(f *Factory, o *preflightOptions, report preflight.Report, writeReport func(preflight.Report) error, human bool) error {
+// stderr, and returns the run's number in the history (0: not kept). Keeping the run is a
+// convenience: a failure is a warning, never the command's.
+func finishPreflight(f *Factory, o *preflightOptions, report preflight.Report, writeReport func(preflight.Report) error, human bool) (int, error) {
+	kept := 0
 	if !o.noHistory {
 		store, err := historyStore(f)
 		if err == nil {
 			var e history.Entry
-			if e, err = store.Save(report); err == nil && human {
-				fmt.Fprintf(f.IO.ErrOut, "kept as run %d: smartx preflight report %d shows it again\n", e.ID, e.ID)
+			if e, err = store.Save(report); err == nil {
+				kept = e.ID
+				if human {
+					fmt.Fprintf(f.IO.ErrOut, "kept as run %d: smartx preflight report %d shows it again\n", e.ID, e.ID)
+				}
 			}
 		}
 		if err != nil {
@@ -294,11 +315,11 @@ func finishPreflight(f *Factory, o *preflightOptions, report preflight.Report, w
 	}
 	if writeReport != nil {
 		if err := writeReport(report); err != nil {
-			return err
+			return kept, err
 		}
 		fmt.Fprintf(f.IO.ErrOut, "report for the IT department written to %s\n", o.report)
 	}
-	return nil
+	return kept, nil
 }
 
 // reportWriter checks the --report path and --lang before anything runs, so a typo costs

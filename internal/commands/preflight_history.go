@@ -134,32 +134,16 @@ func runPreflightReport(f *Factory, o *preflightReportOptions, idText string) er
 	if err != nil {
 		return &usageError{err: err}
 	}
-	id := 0
-	if idText != "" && idText != "last" {
-		if id, err = strconv.Atoi(idText); err != nil || id < 1 {
-			return usageErrorf("run %q: give a run's number, as smartx preflight history lists them, or last", idText)
-		}
+	id, err := parseRunID(idText)
+	if err != nil {
+		return err
 	}
 	writeReport, err := reportWriter(o.report, o.lang)
 	if err != nil {
 		return err
 	}
-	store, err := historyStore(f)
+	rep, id, err := keptRun(f, id)
 	if err != nil {
-		return err
-	}
-	var rep preflight.Report
-	if id == 0 {
-		rep, id, err = store.Latest()
-	} else {
-		rep, err = store.Load(id)
-	}
-	switch {
-	case errors.Is(err, history.ErrEmpty):
-		return errors.New("no run kept yet: run smartx preflight first")
-	case errors.Is(err, history.ErrNotFound):
-		return fmt.Errorf("no run %d in the history (it keeps the last %d): smartx preflight history lists them", id, history.DefaultMaxRuns)
-	case err != nil:
 		return err
 	}
 	if writeReport != nil {
@@ -174,4 +158,38 @@ func runPreflightReport(f *Factory, o *preflightReportOptions, idText string) er
 	}
 	fmt.Fprintf(f.IO.Out, "Run %d, %s from %s\n", id, rep.Generated.Local().Format("2006-01-02 15:04:05"), orDash(rep.Run.Hostname))
 	return renderPreflight(f.IO.Out, f.IO.Styles(), rep, f.Global.Verbose)
+}
+
+// parseRunID reads a kept run's number as smartx preflight history lists it; "" and "last" are
+// 0, the newest run.
+func parseRunID(text string) (int, error) {
+	if text == "" || text == "last" {
+		return 0, nil
+	}
+	id, err := strconv.Atoi(text)
+	if err != nil || id < 1 {
+		return 0, usageErrorf("run %q: give a run's number, as smartx preflight history lists them, or last", text)
+	}
+	return id, nil
+}
+
+// keptRun loads a run from the history, the newest when id is 0, and returns it with its id.
+func keptRun(f *Factory, id int) (preflight.Report, int, error) {
+	store, err := historyStore(f)
+	if err != nil {
+		return preflight.Report{}, 0, err
+	}
+	var rep preflight.Report
+	if id == 0 {
+		rep, id, err = store.Latest()
+	} else {
+		rep, err = store.Load(id)
+	}
+	switch {
+	case errors.Is(err, history.ErrEmpty):
+		return rep, id, errors.New("no run kept yet: run smartx preflight first")
+	case errors.Is(err, history.ErrNotFound):
+		return rep, id, fmt.Errorf("no run %d in the history (it keeps the last %d): smartx preflight history lists them", id, history.DefaultMaxRuns)
+	}
+	return rep, id, err
 }

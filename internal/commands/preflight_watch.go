@@ -50,8 +50,10 @@ func failingChecks(r preflight.Report, strict bool) []string {
 
 // runPreflightWatch runs the checks until every one passes or Ctrl-C, printing only what
 // changes: lines for a person (with a live summary line on a terminal), or NDJSON events
-// when piped. It exits 0 once every check passes, 1 when stopped with failures left.
-func runPreflightWatch(ctx context.Context, f *Factory, cfg preflight.Config, o *preflightOptions, writeReport func(preflight.Report) error) error {
+// when piped. It exits 0 once every check passes, 1 when stopped with failures left. With
+// --upload, the run that passed is sent to the platform.
+func runPreflightWatch(ctx context.Context, f *Factory, cfg preflight.Config, o *preflightOptions, writeReport func(preflight.Report) error,
+	up *preflightUpload) error {
 	events := f.Global.Output == string(ui.FormatNDJSON) || f.Global.Output == "" && !f.IO.IsStdoutTTY()
 	var w watchPrinter
 	opts := preflight.WatchOptions{Every: o.every}
@@ -66,13 +68,15 @@ func runPreflightWatch(ctx context.Context, f *Factory, cfg preflight.Config, o 
 	res := preflight.Watch(ctx, cfg, opts)
 	res.Last.Run = runInfo()
 	w.end(res)
-	if err := finishPreflight(f, o, res.Last, writeReport, !events); err != nil {
+	kept, err := finishPreflight(f, o, res.Last, writeReport, !events)
+	if err != nil {
 		return err
 	}
 	if !res.Passed {
+		up.notSent(f, kept)
 		return silentExit(exitFailure)
 	}
-	return nil
+	return up.send(ctx, f, res.Last, kept)
 }
 
 // watchPrinter shows a watch as it goes.

@@ -19,7 +19,7 @@ func newSiteCmd(f *Factory) *cobra.Command {
 		Long: `Sites are the buildings where devices are installed. Everywhere a site is asked for, its id
 (sit_...) or its unique name works: --site "Paris HQ".`,
 	}
-	cmd.AddCommand(newSiteCreateCmd(f), newSiteListCmd(f), newSiteShowCmd(f), newSiteUpdateCmd(f), newSiteDeleteCmd(f))
+	cmd.AddCommand(newSiteCreateCmd(f), newSiteListCmd(f), newSiteShowCmd(f), newSiteUpdateCmd(f), newSiteDeleteCmd(f), newSiteStatusCmd(f))
 	return cmd
 }
 
