@@ -46,13 +46,15 @@ type PreflightCounts struct {
 }
 
 // PreflightCheck is one check of a run: its id and title, its status (ok, warn, fail, skip
-// or error), what was seen and, when it did not pass, what to do.
+// or error), what was seen and, when it did not pass, what to do and the firewall rule to ask
+// IT for.
 type PreflightCheck struct {
 	ID      string `json:"id"`
 	Title   string `json:"title,omitempty"`
 	Status  string `json:"status"`
 	Summary string `json:"summary,omitempty"`
 	Hint    string `json:"hint,omitempty"`
+	Rule    string `json:"rule,omitempty"`
 }
 
 // PreflightUploader is the user whose token sent a run.

@@ -165,10 +165,10 @@ func runPreflightUpload(ctx context.Context, f *Factory, o *preflightUploadOptio
 	if err != nil {
 		return err
 	}
+	reportUploaded(f, run, site)
 	if format == ui.FormatJSON {
 		return ui.WriteJSON(f.IO.Out, run)
 	}
-	reportUploaded(f, run, site)
 	_, err = fmt.Fprintln(f.IO.Out, run.ID)
 	return err
 }

@@ -118,6 +118,9 @@ func renderSiteStatus(w io.Writer, st *ui.Styles, s api.SiteStatus, width int) e
 				if c.Hint != "" {
 					fmt.Fprintf(w, "    %s\n", st.Muted(c.Hint))
 				}
+				if c.Rule != "" {
+					fmt.Fprintf(w, "    %s\n", c.Rule)
+				}
 			}
 		}
 	}

@@ -23,7 +23,8 @@ func sampleSiteStatus() api.SiteStatus {
 				Failed: true, Checks: []api.PreflightCheck{
 					{ID: "dns", Status: "ok", Summary: "smartx.smart-impulse.com -> 178.33.106.9"},
 					{ID: "tcp-https", Status: "fail", Summary: "connection to 178.33.106.9:443 refused",
-						Hint: "a firewall rejects the connection: ask IT for the rule below"},
+						Hint: "a firewall rejects the connection: ask IT for the rule below",
+						Rule: "allow TCP from <device> to 178.33.106.9 (smartx.smart-impulse.com) port 443"},
 					{ID: "ntp", Status: "warn", Summary: "offset 2.1 s", Hint: "check the laptop's clock"},
 				}},
 			{ID: "pfr_b", GeneratedAt: *ago(50 * time.Hour), UploadedBy: api.PreflightUploader{UserID: "usr_2"}, SourceIP: "203.0.113.7",

@@ -81,7 +81,7 @@ func checkPreflightReport(r *preflight.Report, now time.Time) error {
 		}
 		texts = append(texts, struct{ field, value string }{field("id"), res.ID}, struct{ field, value string }{field("title"), res.Title},
 			struct{ field, value string }{field("summary"), res.Summary}, struct{ field, value string }{field("hint"), res.Hint},
-			struct{ field, value string }{field("reason"), res.Reason})
+			struct{ field, value string }{field("reason"), res.Reason}, struct{ field, value string }{field("rule"), res.Rule})
 	}
 	for _, t := range texts {
 		if err := checkOptionalText(t.field, t.value, maxPreflightText); err != nil {
@@ -206,7 +206,7 @@ func (s *Service) preflightRunInfo(ctx context.Context, r store.PreflightRun, us
 		}
 		out.Checks[i] = api.PreflightCheck{ID: res.ID, Title: res.Title, Status: string(res.Status), Summary: summary}
 		if res.Status != preflight.StatusOK {
-			out.Checks[i].Hint = res.Hint
+			out.Checks[i].Hint, out.Checks[i].Rule = res.Hint, res.Rule
 		}
 	}
 	return out, nil
