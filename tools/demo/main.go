@@ -2,9 +2,10 @@
 //
 // It starts a throwaway platform server (`smartx server --dev`) and small DNS and NTP
 // responders, all on 127.0.0.1, then plays the whole chain as the people who use smartx do:
-// the installer's preflight and provisioning, a simulated Smart X that goes offline twice
-// (once for longer than its spool holds), the support engineer's status, inspect and decode,
-// the analyst's readings, and a read-only token that is used, revoked and refused. Each step
+// the installer's preflight (a watch whose run that passed goes to the site) and provisioning,
+// a simulated Smart X that goes offline twice (once for longer than its spool holds), the
+// support engineer's status, inspect and decode, the analyst's readings, a read-only token
+// that is used, revoked and refused, and the site at a glance as support sees it. Each step
 // prints the smartx command line it runs, so a reader can replay it, and the command's output.
 //
 // Everything lives in a temporary directory removed at the end; every process it starts is

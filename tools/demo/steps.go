@@ -32,9 +32,9 @@ func (d *demo) scenario(ctx context.Context) error {
 	fmt.Fprintf(d.out, "smartx is %s\n", d.bin)
 	for _, step := range []func(context.Context) error{
 		d.stepServer,
+		d.stepSite,
 		d.stepPreflight,
 		d.stepWatch,
-		d.stepSite,
 		d.stepProvision,
 		d.stepSimulate,
 		d.stepStatus,
@@ -44,6 +44,7 @@ func (d *demo) scenario(ctx context.Context) error {
 		d.stepReadingsCSV,
 		d.stepReadingsPlot,
 		d.stepToken,
+		d.stepSiteStatus,
 		d.stepStop,
 	} {
 		if err := step(ctx); err != nil {
@@ -118,13 +119,14 @@ func (d *demo) stepWatch(ctx context.Context) error {
 		fmt.Sprintf("port %d stands for the platform's port behind a firewall: nothing answers there yet; once", port),
 		"the first run is over the demo opens it (it passes connections on to the server), as IT would,",
 		"and the watch prints only what changed; on a terminal a live line counts down to the next run",
-		"and the bell rings when it turns green (here stdout is a pipe, so neither shows)")
+		"and the bell rings when it turns green (here stdout is a pipe, so neither shows); --upload then",
+		"sends the run that passed to the platform, attached to the site, for support to see later")
 	var opening error
 	var once sync.Once
 	_, err = d.smartx(ctx, invocation{args: []string{"preflight", "--site", siteName,
 		"--host", "localhost", "--expect-ip", "127.0.0.1", "--https-port", strconv.Itoa(port),
 		"--ca-file", d.caFile(), "--device-roots-only", "--only", "tcp-https,tls,https",
-		"--watch", "--every", "1s", "-o", "table"},
+		"--watch", "--every", "1s", "--upload", "-o", "table"},
 		onLine: func(line string) {
 			if !strings.HasPrefix(line, "watching:") {
 				return
@@ -163,7 +165,8 @@ func (d *demo) caFile() string {
 }
 
 func (d *demo) stepSite(ctx context.Context) error {
-	d.heading("Create the site the device goes to")
+	d.heading("Create the site the device goes to, before the visit",
+		"the platform keeps there what the installer sees of the site's network")
 	_, err := d.smartx(ctx, invocation{args: []string{"site", "create", "--name", siteName,
 		"--address", "1 place Bellecour, 69002 Lyon", "--tz", "Europe/Paris"}})
 	return err
@@ -355,6 +358,24 @@ func (d *demo) stepToken(ctx context.Context) error {
 	refused.args, refused.exit = daily, 1
 	_, err = d.smartx(ctx, refused)
 	return err
+}
+
+func (d *demo) stepSiteStatus(ctx context.Context) error {
+	d.heading("The customer calls: support opens the site at a glance",
+		"the watch's run that passed (who sent it, from which address), the device's last contact, the files",
+		"its full spool dropped; exit status 1, since a spool loss reported in the last 7 days needs attention")
+	var out strings.Builder
+	_, err := d.smartx(ctx, invocation{args: []string{"site", "status", siteName}, exit: 1,
+		onLine: func(line string) { out.WriteString(line + "\n") }})
+	if err != nil {
+		return err
+	}
+	for _, want := range []string{"owner@example.com", serial, "from its full spool"} {
+		if !strings.Contains(out.String(), want) {
+			return fmt.Errorf("step %d: `smartx site status` does not show %q", d.step, want)
+		}
+	}
+	return nil
 }
 
 func (d *demo) stepStop(context.Context) error {
