@@ -153,7 +153,7 @@ func ago(d time.Duration) string {
 		if m == 0 {
 			return fmt.Sprintf("%dh", h)
 		}
-		return fmt.Sprintf("%dh%02dm", h, m)
+		return fmt.Sprintf("%dh%dm", h, m)
 	}
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
