@@ -117,11 +117,7 @@ have, in French with --lang fr.`,
   smartx preflight report 12 -o json > run-12.json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
-			}
-			return runPreflightReport(f, o, id)
+			return runPreflightReport(f, o, optionalArg(args))
 		},
 	}
 	cmd.Flags().StringVar(&o.report, "report", "", "write the run's report for the site's IT department to FILE.html or FILE.md")
@@ -134,15 +130,11 @@ func runPreflightReport(f *Factory, o *preflightReportOptions, idText string) er
 	if err != nil {
 		return &usageError{err: err}
 	}
-	id, err := parseRunID(idText)
-	if err != nil {
-		return err
-	}
 	writeReport, err := reportWriter(o.report, o.lang)
 	if err != nil {
 		return err
 	}
-	rep, id, err := keptRun(f, id)
+	rep, id, err := keptRun(f, idText)
 	if err != nil {
 		return err
 	}
@@ -160,21 +152,24 @@ func runPreflightReport(f *Factory, o *preflightReportOptions, idText string) er
 	return renderPreflight(f.IO.Out, f.IO.Styles(), rep, f.Global.Verbose)
 }
 
-// parseRunID reads a kept run's number as smartx preflight history lists it; "" and "last" are
-// 0, the newest run.
-func parseRunID(text string) (int, error) {
-	if text == "" || text == "last" {
-		return 0, nil
+// optionalArg is the argument of a command that takes at most one, "" without.
+func optionalArg(args []string) string {
+	if len(args) == 0 {
+		return ""
 	}
-	id, err := strconv.Atoi(text)
-	if err != nil || id < 1 {
-		return 0, usageErrorf("run %q: give a run's number, as smartx preflight history lists them, or last", text)
-	}
-	return id, nil
+	return args[0]
 }
 
-// keptRun loads a run from the history, the newest when id is 0, and returns it with its id.
-func keptRun(f *Factory, id int) (preflight.Report, int, error) {
+// keptRun loads a run from the history by its number as smartx preflight history lists it
+// ("" or "last": the newest), and returns it with its number.
+func keptRun(f *Factory, idText string) (preflight.Report, int, error) {
+	id := 0
+	if idText != "" && idText != "last" {
+		var err error
+		if id, err = strconv.Atoi(idText); err != nil || id < 1 {
+			return preflight.Report{}, 0, usageErrorf("run %q: give a run's number, as smartx preflight history lists them, or last", idText)
+		}
+	}
 	store, err := historyStore(f)
 	if err != nil {
 		return preflight.Report{}, 0, err

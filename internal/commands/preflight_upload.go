@@ -126,11 +126,7 @@ site's network did not let the laptop reach the platform.`,
   smartx preflight upload 12 --site "Paris HQ" -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
-			}
-			return runPreflightUpload(cmd.Context(), f, o, id)
+			return runPreflightUpload(cmd.Context(), f, o, optionalArg(args))
 		},
 	}
 	cmd.Flags().StringVar(&o.site, "site", "", "the site (name or id) the run goes to (default: the site it was made for)")
@@ -142,11 +138,7 @@ func runPreflightUpload(ctx context.Context, f *Factory, o *preflightUploadOptio
 	if err != nil {
 		return &usageError{err: err}
 	}
-	id, err := parseRunID(idText)
-	if err != nil {
-		return err
-	}
-	rep, id, err := keptRun(f, id)
+	rep, id, err := keptRun(f, idText)
 	if err != nil {
 		return err
 	}

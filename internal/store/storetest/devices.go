@@ -40,9 +40,14 @@ func mustDevice(t testing.TB, s store.Store, site store.Site, serial string) sto
 }
 
 func siteIDs(sites []store.Site) []string {
+	return idsOf(sites, func(s store.Site) string { return s.ID })
+}
+
+// idsOf lists the ids of rows, in order; nil for none.
+func idsOf[T any](rows []T, id func(T) string) []string {
 	var out []string
-	for _, s := range sites {
-		out = append(out, s.ID)
+	for _, r := range rows {
+		out = append(out, id(r))
 	}
 	return out
 }

@@ -18,11 +18,7 @@ func newPreflightRun(site store.Site, user, doc string, generated, uploaded time
 }
 
 func runIDs(runs []store.PreflightRun) []string {
-	var out []string
-	for _, r := range runs {
-		out = append(out, r.ID)
-	}
-	return out
+	return idsOf(runs, func(r store.PreflightRun) string { return r.ID })
 }
 
 func testPreflightRuns(t *testing.T, s store.Store) {
