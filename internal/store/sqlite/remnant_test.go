@@ -81,12 +81,21 @@ func TestDeletionLeavesNoRemnant(t *testing.T) {
 		Status: 200, SealedSource: marker("source")}}); err != nil {
 		t.Fatal(err)
 	}
-	before := rawFiles(t, path)
-	found := false
-	for _, b := range before {
-		found = found || bytes.Contains(b, marker("readings"))
+	// A preflight run is several kilobytes: its end lies in an overflow page.
+	run := store.PreflightRun{ID: "pfr_doomeddoomeddoom", AccountID: doomed.ID, SiteID: site.ID, UserID: users[0].ID, TokenID: "tok_1",
+		RunIndex: marker("run-index"), GeneratedAt: now, UploadedAt: now, Size: 9000,
+		Sealed: append(bytes.Repeat([]byte{0x5a}, 9000), marker("preflight-run")...)}
+	if err := s.CreatePreflightRun(ctx, run); err != nil {
+		t.Fatal(err)
 	}
-	if !found {
+	before := rawFiles(t, path)
+	found := map[string]bool{}
+	for _, b := range before {
+		for _, m := range []string{"readings", "preflight-run"} {
+			found[m] = found[m] || bytes.Contains(b, marker(m))
+		}
+	}
+	if !found["readings"] || !found["preflight-run"] {
 		t.Fatal("the markers are not in the files before the deletion: the test proves nothing")
 	}
 
