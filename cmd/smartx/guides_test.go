@@ -135,7 +135,7 @@ var guideNoise = []struct {
 	mask string
 }{
 	{secretRE, "<secret>"},
-	{regexp.MustCompile(`\b(acc|usr|tok|sit|dev|req)_[a-z0-9]{16}\b`), "${1}_<id>"},
+	{regexp.MustCompile(`\b(acc|usr|tok|sit|dev|req|pfr)_[a-z0-9]{16}\b`), "${1}_<id>"},
 	{regexp.MustCompile(`\b(127\.0\.0\.1|localhost|\[::1\]):\d+\b`), "${1}:<port>"},
 	{regexp.MustCompile(`\b(port|--https-port) \d{4,5}\b`), "${1} <port>"}, // ephemeral ports; 53, 80, 123, 443 stay
 	{regexp.MustCompile(`smartx-dev-\d+`), "smartx-dev-<n>"},

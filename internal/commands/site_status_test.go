@@ -38,7 +38,7 @@ func sampleSiteStatus() api.SiteStatus {
 			{DeviceID: "dev_3", Serial: "SX-00044"},
 		},
 		Attention: []api.Attention{
-			{Kind: api.AttentionPreflightFailed, Serial: "SX-00042", Detail: "the latest preflight for SX-00042 (26h ago, sent by ines@example.com) has 1 check that failed or could not run: tcp-https"},
+			{Kind: api.AttentionPreflightFailed, Serial: "SX-00042", Detail: "the latest preflight for SX-00042 (run 2026-04-30 12:00 UTC, sent by ines@example.com) has 1 check that failed or could not run: tcp-https"},
 			{Kind: api.AttentionSilent, Serial: "SX-00042", Detail: "SX-00042 has been silent for 5h (more than 2h)"},
 			{Kind: api.AttentionSpoolLoss, Serial: "SX-00042", Detail: "SX-00042 reported dropping 13 files from its full spool in the last 7 days"},
 		},

@@ -28,7 +28,7 @@ func (s *Service) SiteStatus(ctx context.Context, caller store.Token, siteID str
 	}
 	for _, run := range out.Preflight {
 		if run.Failed {
-			out.Attention = append(out.Attention, preflightAttention(run, now))
+			out.Attention = append(out.Attention, preflightAttention(run))
 		}
 	}
 	devs, err := s.listDevices(ctx, store.DeviceFilter{AccountID: caller.AccountID, SiteID: siteID})
@@ -86,8 +86,9 @@ func siteDevice(st api.DeviceStatus, now time.Time) api.SiteDevice {
 	return sd
 }
 
-// preflightAttention is the attention a failed run asks for.
-func preflightAttention(run api.PreflightRun, now time.Time) api.Attention {
+// preflightAttention is the attention a failed run asks for. It says when the run was made
+// rather than how long ago: the table beside it gives the age.
+func preflightAttention(run api.PreflightRun) api.Attention {
 	var failing []string
 	for _, c := range run.Checks {
 		if c.Status == "fail" || c.Status == "error" {
@@ -103,8 +104,8 @@ func preflightAttention(run api.PreflightRun, now time.Time) api.Attention {
 		by = run.UploadedBy.UserID
 	}
 	return api.Attention{Kind: api.AttentionPreflightFailed, Serial: run.Serial, PreflightRunID: run.ID,
-		Detail: fmt.Sprintf("%s (%s ago, sent by %s) has %s that failed or could not run: %s", of, ago(now.Sub(run.GeneratedAt)), by,
-			plural(len(failing), "check"), strings.Join(failing, ", "))}
+		Detail: fmt.Sprintf("%s (run %s UTC, sent by %s) has %s that failed or could not run: %s", of,
+			run.GeneratedAt.UTC().Format("2006-01-02 15:04"), by, plural(len(failing), "check"), strings.Join(failing, ", "))}
 }
 
 // deviceAttention lists what a device of the site needs attention for.
