@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -434,4 +436,50 @@ func FuzzPreflightReport(f *testing.F) {
 			t.Fatalf("an accepted document does not read back: %v", err)
 		}
 	})
+}
+
+// BenchmarkSiteStatus answers GET /v1/sites/{id}/status for a site of 10 devices with a month
+// of hourly files each (7,200 file records, a missing file and a reported loss per device)
+// and 5 preflight runs: what support waits for when a customer calls. Each iteration is one
+// request through the server's handler.
+func BenchmarkSiteStatus(b *testing.B) {
+	ts := newTestServer(b, withAPILimits(APILimits{}))
+	ctx := context.Background()
+	owner := ts.person(ts.account("Bench"), "own@example.com", api.RoleOwner)
+	site := ts.site(owner.session, "Plant", "")
+	start := ts.clock.Now().Add(-30 * 24 * time.Hour)
+	for d := range 10 {
+		p := ts.provision(owner.session, site.ID, fmt.Sprintf("SX-%05d", d))
+		for seq := uint64(1); seq <= 720; seq++ {
+			if seq == 300 {
+				continue // a file lost on the way
+			}
+			from := start.Add(time.Duration(seq-1) * time.Hour).UnixMilli()
+			err := ts.svc.st.StoreFile(ctx, owner.user.AccountID, p.Device.ID, seq, func(store.SegmentSink) (store.DataFile, error) {
+				return store.DataFile{DeviceID: p.Device.ID, Sequence: seq, SHA256: []byte{byte(seq)}, Size: 1000, KeyID: 1, Readings: 420,
+					FirstReading: from, LastReading: from + 59*60_000, Interval: time.Minute, CreatedAt: ts.clock.Now(), ReceivedAt: ts.clock.Now()}, nil
+			})
+			mustf(b, err, "store file %d", seq)
+		}
+		_, err := ts.svc.st.ReportLosses(ctx, owner.user.AccountID, p.Device.ID, []store.Loss{{DeviceID: p.Device.ID, FirstSequence: 721,
+			LastSequence: 730, From: ts.clock.Now(), To: ts.clock.Now(), Files: 10, Reason: api.LossReasonSpoolFull}}, ts.clock.Now())
+		mustf(b, err, "report losses")
+	}
+	for i := range 5 {
+		resp, body := ts.do("POST", sitePath(site.ID, api.SitePreflightSuffix), owner.session, preflightDoc(fmt.Sprintf("SX-%05d", i),
+			ts.clock.Now().Add(-time.Duration(i)*time.Hour), "ntp"))
+		decode[api.PreflightRun](b, resp, body, http.StatusCreated)
+	}
+	h := ts.srv.Handler()
+	path := sitePath(site.ID, api.SiteStatusSuffix)
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer "+owner.session)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
 }
